@@ -1,0 +1,184 @@
+// The only file that knows pybind11. It receives arrays that the Python layer
+// has already validated and shaped as (outer, classes, inner) views, checks
+// only what memory safety needs, releases the GIL and runs a kernel.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <string>
+
+#include "kernels/api.h"
+#include "runtime/dispatch.h"
+#include "runtime/thread_pool.h"
+
+namespace py = pybind11;
+using namespace logitloss;
+
+namespace {
+
+// Rows per parallel chunk: at least ~32k elements of work, so small inputs
+// stay on the calling thread. Depends only on the shape: results never
+// depend on the thread count.
+int64_t rows_per_chunk(int64_t classes) {
+  const int64_t min_work = int64_t(1) << 15;
+  const int64_t per_row = classes > 0 ? classes : 1;
+  return (min_work + per_row - 1) / per_row;
+}
+
+DType dtype_of(const py::array& a) {
+  const py::dtype dt = a.dtype();
+  if (dt.kind() == 'f') {
+    switch (dt.itemsize()) {
+      case 4: return DType::f32;
+      case 8: return DType::f64;
+      case 2: return DType::f16;
+    }
+  }
+  if (dt.itemsize() == 2 && std::string(py::str(dt.attr("name"))) == "bfloat16") return DType::bf16;
+  throw py::type_error("logitloss._core: unsupported dtype " + std::string(py::str(dt)));
+}
+
+void require_same_dtype(const py::array& a, const py::array& ref, const char* what) {
+  if (!a.dtype().is(ref.dtype()) && !a.dtype().equal(ref.dtype()))
+    throw py::type_error(std::string("logitloss._core: ") + what + " has another dtype");
+}
+
+template <class View>
+View view3(const py::array& a, const char* what) {
+  if (a.ndim() != 3) throw py::value_error(std::string("logitloss._core: ") + what + " must be 3-D");
+  const auto item = static_cast<int64_t>(a.itemsize());
+  View v;
+  v.outer = a.shape(0);
+  v.classes = a.shape(1);
+  v.inner = a.shape(2);
+  v.s_outer = a.strides(0) / item;
+  v.s_class = a.strides(1) / item;
+  v.s_inner = a.strides(2) / item;
+  for (int d = 0; d < 3; ++d)
+    if (a.strides(d) % item != 0)
+      throw py::value_error(std::string("logitloss._core: ") + what + " is misaligned");
+  return v;
+}
+
+View3 in_view(const py::array& a, const char* what) {
+  View3 v = view3<View3>(a, what);
+  v.data = a.data();
+  return v;
+}
+
+MutView3 out_view(py::array& a, const py::array& like, const char* what) {
+  if (!a.writeable()) throw py::value_error(std::string("logitloss._core: ") + what + " is read-only");
+  MutView3 v = view3<MutView3>(a, what);
+  v.data = a.mutable_data();
+  for (int d = 0; d < 3; ++d)
+    if (a.shape(d) != like.shape(d))
+      throw py::value_error(std::string("logitloss._core: ") + what + " has the wrong shape");
+  return v;
+}
+
+// A per-row output: C-contiguous, outer * inner elements of x's dtype.
+void* row_out(py::array& a, const py::array& x, const char* what) {
+  require_same_dtype(a, x, what);
+  if (!a.writeable() || !(a.flags() & py::array::c_style) || a.size() != x.shape(0) * x.shape(2))
+    throw py::value_error(std::string("logitloss._core: ") + what + " must be a writable row buffer");
+  return a.mutable_data();
+}
+
+View3 optional_view(const py::object& o, const py::array& x, const char* what) {
+  if (o.is_none()) return View3{};
+  py::array a = py::reinterpret_borrow<py::array>(o);
+  require_same_dtype(a, x, what);
+  View3 v = in_view(a, what);
+  if (v.outer != x.shape(0) || v.classes != x.shape(1) || v.inner != x.shape(2))
+    throw py::value_error(std::string("logitloss._core: ") + what + " has the wrong shape");
+  return v;
+}
+
+// Runs kernel(task, r0, r1) over all rows with the GIL released.
+template <class Task, class Kernel>
+void run_rows(const Task& task, Kernel kernel, int64_t rows, int64_t classes) {
+  // Releasing the GIL is safe: the kernels touch no Python object, and the
+  // arrays are kept alive by the caller's references.
+  py::gil_scoped_release release;
+  parallel_for(rows, rows_per_chunk(classes),
+               [&](int64_t r0, int64_t r1) { kernel(task, r0, r1); });
+}
+
+void logsumexp(const py::array& x, const py::object& b, py::array& lse, const py::object& sign) {
+  LseTask t{};
+  t.dtype = dtype_of(x);
+  t.x = in_view(x, "x");
+  t.b = optional_view(b, x, "b");
+  t.lse = row_out(lse, x, "lse");
+  if (!sign.is_none()) {
+    py::array s = py::reinterpret_borrow<py::array>(sign);
+    t.sign = row_out(s, x, "sign");
+  }
+  run_rows(t, kernels().logsumexp, t.x.outer * t.x.inner, t.x.classes);
+}
+
+void softmax(const py::array& x, py::array& out, bool log) {
+  SoftmaxTask t{};
+  t.dtype = dtype_of(x);
+  t.log = log;
+  t.x = in_view(x, "x");
+  require_same_dtype(out, x, "out");
+  t.out = out_view(out, x, "out");
+  run_rows(t, kernels().softmax, t.x.outer * t.x.inner, t.x.classes);
+}
+
+void logsumexp_grad(const py::array& x, const py::object& b, const py::array& g, py::array& out) {
+  LseGradTask t{};
+  t.dtype = dtype_of(x);
+  t.x = in_view(x, "x");
+  t.b = optional_view(b, x, "b");
+  require_same_dtype(g, x, "grad_output");
+  if (!(g.flags() & py::array::c_style) || g.size() != x.shape(0) * x.shape(2))
+    throw py::value_error("logitloss._core: grad_output must be a contiguous row buffer");
+  t.g = g.data();
+  require_same_dtype(out, x, "out");
+  t.out = out_view(out, x, "out");
+  run_rows(t, kernels().logsumexp_grad, t.x.outer * t.x.inner, t.x.classes);
+}
+
+void softmax_grad(const py::array& x, const py::array& g, py::array& out, bool log) {
+  SoftmaxGradTask t{};
+  t.dtype = dtype_of(x);
+  t.log = log;
+  t.x = in_view(x, "x");
+  require_same_dtype(g, x, "grad_output");
+  t.g = optional_view(g, x, "grad_output");
+  require_same_dtype(out, x, "out");
+  t.out = out_view(out, x, "out");
+  run_rows(t, kernels().softmax_grad, t.x.outer * t.x.inner, t.x.classes);
+}
+
+std::string compiler() {
+#if defined(__clang__)
+  return "clang " __clang_version__;
+#elif defined(__GNUC__)
+  return "gcc " __VERSION__;
+#elif defined(_MSC_VER)
+  return "msvc " + std::to_string(_MSC_VER);
+#else
+  return "unknown";
+#endif
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "logitloss kernels (internal: use the logitloss package)";
+  m.def("logsumexp", &logsumexp, py::arg("x"), py::arg("b"), py::arg("lse"), py::arg("sign"));
+  m.def("softmax", &softmax, py::arg("x"), py::arg("out"), py::arg("log"));
+  m.def("logsumexp_grad", &logsumexp_grad, py::arg("x"), py::arg("b"), py::arg("g"), py::arg("out"));
+  m.def("softmax_grad", &softmax_grad, py::arg("x"), py::arg("g"), py::arg("out"), py::arg("log"));
+  m.def("get_num_threads", &get_num_threads);
+  m.def("set_num_threads", &set_num_threads, py::arg("n"));
+  m.def("simd_levels_built", &simd_levels_built);
+  m.def("simd_levels_supported", &simd_levels_supported);
+  m.def("simd_level", &simd_level);
+  m.def("set_simd_level", &set_simd_level, py::arg("name"));
+  m.attr("compiler") = compiler();
+}

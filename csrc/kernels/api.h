@@ -1,0 +1,77 @@
+// The kernel interface shared by every ISA build, the dispatcher and the
+// bindings. Plain structs of pointers, sizes and strides: no templates, no
+// inline code, so it is safe to include from translation units compiled with
+// different -m flags.
+//
+// Every kernel sees its operands as an (outer, classes, inner) strided view.
+// A "row" is one (o, i) pair: the `classes` elements x[o, :, i]. Rows are
+// numbered r = o * inner + i, and per-row outputs are contiguous in r.
+// Kernels process the rows [row_begin, row_end) so the thread pool can split
+// work in fixed blocks; a row's result never depends on the split.
+#pragma once
+
+#include <cstdint>
+
+namespace logitloss {
+
+enum class DType : int32_t { f32 = 0, f64 = 1, f16 = 2, bf16 = 3 };
+
+// Strides are in elements, not bytes. `data` is null for an absent operand.
+struct View3 {
+  const void* data = nullptr;
+  int64_t outer = 0, classes = 0, inner = 0;
+  int64_t s_outer = 0, s_class = 0, s_inner = 0;
+};
+
+struct MutView3 {
+  void* data = nullptr;
+  int64_t outer = 0, classes = 0, inner = 0;
+  int64_t s_outer = 0, s_class = 0, s_inner = 0;
+};
+
+// logsumexp over the class axis, SciPy's semantics (b scales exp(x); the
+// result is log|sum| with its sign, NaN for a negative sum without sign).
+struct LseTask {
+  DType dtype;
+  View3 x;
+  View3 b;          // optional, same dtype and shape as x (may be broadcast)
+  void* lse;        // per row, dtype
+  void* sign;       // optional, per row, dtype; null: negative sums give NaN
+};
+
+// softmax or log_softmax over the class axis, written to `out`.
+struct SoftmaxTask {
+  DType dtype;
+  bool log;
+  View3 x;
+  MutView3 out;
+};
+
+// d logsumexp / dx = g_row * b * exp(x - lse) (zero where the row's sum is 0).
+struct LseGradTask {
+  DType dtype;
+  View3 x;
+  View3 b;            // optional
+  const void* g;      // per row, dtype (grad_output)
+  MutView3 out;
+};
+
+// Vector-Jacobian products of softmax / log_softmax with g (shaped like x).
+struct SoftmaxGradTask {
+  DType dtype;
+  bool log;
+  View3 x;
+  View3 g;
+  MutView3 out;
+};
+
+// One ISA build's kernels. Each runs rows [row_begin, row_end).
+struct KernelTable {
+  const char* isa;
+  void (*logsumexp)(const LseTask&, int64_t row_begin, int64_t row_end) noexcept;
+  void (*softmax)(const SoftmaxTask&, int64_t row_begin, int64_t row_end) noexcept;
+  void (*logsumexp_grad)(const LseGradTask&, int64_t row_begin, int64_t row_end) noexcept;
+  void (*softmax_grad)(const SoftmaxGradTask&, int64_t row_begin, int64_t row_end) noexcept;
+};
+
+}  // namespace logitloss

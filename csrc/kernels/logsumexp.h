@@ -1,0 +1,299 @@
+// The log-sum-exp family: logsumexp, softmax, log_softmax and their
+// gradients, over the class axis of an (outer, classes, inner) view.
+// See Note [Stable log-sum-exp] for the arithmetic and SciPy's special values.
+#pragma once
+
+#include "row_stats.h"
+
+namespace logitloss {
+namespace LL_ISA {
+
+// ---------------------------------------------------------------- logsumexp
+
+template <class T>
+inline void write_lse(const LseTask& t, int64_t r, double value, double sign) {
+  if (t.sign)
+    static_cast<T*>(t.sign)[r] = from_compute<T>(compute_t<T>(sign));
+  else if (sign < 0)
+    value = kNaN<double>;  // log of a negative sum
+  static_cast<T*>(t.lse)[r] = from_compute<T>(compute_t<T>(value));
+}
+
+template <class T, bool kHasB>
+inline void lse_finish(const LseTask& t, int64_t r, const RowStats& st) {
+  double sign;
+  const double l = log_abs_total(st.ties, st.rest, sign);
+  write_lse<T>(t, r, st.m + l, sign);
+}
+
+template <class T, bool kHasB>
+inline void lse_special(const LseTask& t, int64_t r) {
+  const SpecialRow s = scan_special<T, kHasB>(row_ptr<T>(t.x, r), row_ptr<T>(t.b, r), t.x.classes);
+  if (s.nan) return write_lse<T>(t, r, kNaN<double>, kNaN<double>);
+  if (s.m == -kInf<double>) return write_lse<T>(t, r, -kInf<double>, 0.0);
+  // Max is +inf: the sign of the infinite entries' total scale decides.
+  if (s.inf_weight > 0) return write_lse<T>(t, r, kInf<double>, 1.0);
+  if (s.inf_weight < 0) return write_lse<T>(t, r, kInf<double>, -1.0);
+  write_lse<T>(t, r, kNaN<double>, kNaN<double>);  // inf - inf
+}
+
+template <class T, bool kHasB>
+void lse_rows(const LseTask& t, int64_t r0, int64_t r1) noexcept {
+  const int64_t C = t.x.classes;
+  if (t.x.s_class == 1 && (!kHasB || t.b.s_class == 1)) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* x = static_cast<const T*>(t.x.data) + row_offset(t.x, r);
+      const T* b = kHasB ? static_cast<const T*>(t.b.data) + row_offset(t.b, r) : nullptr;
+      RowStats st;
+      if (contig_stats<T, kHasB>(x, b, C, st))
+        lse_finish<T, kHasB>(t, r, st);
+      else
+        lse_special<T, kHasB>(t, r);
+    }
+    return;
+  }
+  constexpr int W = lanes_v<vec_t<compute_t<T>>>;
+  for_row_blocks<W>(r0, r1, [&](int64_t rb, int n) {
+    const RowBlock<T> xb(t.x, rb, n);
+    const RowBlock<T> bb = kHasB ? RowBlock<T>(t.b, rb, n) : xb;
+    const BlockStats<T, kHasB> st(xb, &bb, C);
+    for (int j = 0; j < n; ++j) {
+      if (st.special[j])
+        lse_special<T, kHasB>(t, rb + j);
+      else
+        lse_finish<T, kHasB>(t, rb + j, st.lane(j));
+    }
+  });
+}
+
+// ---------------------------------------------------- softmax / log_softmax
+
+// Scale and offset that turn exp(x - m) into softmax and x - m into
+// log_softmax for one row.
+struct SoftmaxRow {
+  double inv_total;  // 1 / sum exp(x - m)
+  double log_total;  // log sum exp(x - m)
+};
+inline SoftmaxRow softmax_row(const RowStats& st) {
+  const double total = st.ties + st.rest;
+  return {1.0 / total, std::log1p(st.rest / st.ties) + std::log(st.ties)};
+}
+
+// SciPy's values for rows with a NaN or a non-finite max: softmax is NaN
+// throughout; log_softmax is NaN, except that a +inf max without NaN gives
+// NaN at the +inf entries and -inf elsewhere.
+template <class T>
+inline void softmax_special(const SoftmaxTask& t, int64_t r) {
+  const RowPtr<T> x = row_ptr<T>(t.x, r);
+  const MutRowPtr<T> out = row_ptr<T>(t.out, r);
+  const SpecialRow s = scan_special<T, false>(x, x, t.x.classes);
+  const bool inf_row = t.log && !s.nan && s.m == kInf<double>;
+  for (int64_t k = 0; k < t.x.classes; ++k) {
+    const bool is_inf = to_compute(x[k]) == kInf<compute_t<T>>;
+    const double v = inf_row && !is_inf ? -kInf<double> : kNaN<double>;
+    out[k] = from_compute<T>(compute_t<T>(v));
+  }
+}
+
+template <class T>
+void softmax_rows(const SoftmaxTask& t, int64_t r0, int64_t r1) noexcept {
+  using F = compute_t<T>;
+  using V = vec_t<F>;
+  using A = acc_t<V>;
+  constexpr int W = lanes_v<V>;
+  const int64_t C = t.x.classes;
+  if (t.x.s_class == 1 && t.out.s_class == 1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* x = static_cast<const T*>(t.x.data) + row_offset(t.x, r);
+      T* out = static_cast<T*>(t.out.data) + row_offset(t.out, r);
+      RowStats st;
+      if (!contig_stats<T, false>(x, nullptr, C, st)) {
+        softmax_special<T>(t, r);
+        continue;
+      }
+      const SoftmaxRow sr = softmax_row(st);
+      const V m = splat<V>(F(st.m));
+      const V inv = splat<V>(F(sr.inv_total));
+      for_chunks<W>(C, [&](int64_t k, int64_t n) {
+        const V xv = load_n<T>(x + k, n, F(0));
+        V y;
+        if (t.log)
+          y = __builtin_convertvector((widen(xv) - st.m) - sr.log_total, V);
+        else
+          y = exp_diff(xv, m) * inv;
+        store_n<T>(out + k, y, n);
+      });
+    }
+    return;
+  }
+  for_row_blocks<W>(r0, r1, [&](int64_t rb, int n) {
+    const RowBlock<T> xb(t.x, rb, n);
+    const MutRowBlock<T> ob(t.out, rb, n);
+    const BlockStats<T, false> st(xb, nullptr, C);
+    V inv;
+    A m_acc, log_total;
+    for (int j = 0; j < W; ++j) {
+      const SoftmaxRow sr = softmax_row(st.lane(j));
+      inv[j] = F(sr.inv_total);
+      m_acc[j] = double(st.m[j]);
+      log_total[j] = sr.log_total;
+    }
+    for (int64_t k = 0; k < C; ++k) {
+      const V xv = xb.load(k);
+      const V y = t.log ? __builtin_convertvector((widen(xv) - m_acc) - log_total, V)
+                        : exp_diff(xv, st.m) * inv;
+      ob.store(k, y, n);
+    }
+    for (int j = 0; j < n; ++j)
+      if (st.special[j]) softmax_special<T>(t, rb + j);
+  });
+}
+
+// ------------------------------------------------------ logsumexp gradient
+
+// Rows with a non-finite max: zero when every entry is -inf (or masked by a
+// zero scale), NaN when a NaN is present, and for a +inf max NaN at the +inf
+// entries and 0 elsewhere (exp(x - inf), as autograd computes it).
+template <class T, bool kHasB>
+inline void lse_grad_special(const View3& xv, const View3& bv, const MutView3& ov, int64_t r) {
+  const RowPtr<T> x = row_ptr<T>(xv, r);
+  const RowPtr<T> b = row_ptr<T>(bv, r);
+  const MutRowPtr<T> out = row_ptr<T>(ov, r);
+  const SpecialRow s = scan_special<T, kHasB>(x, b, xv.classes);
+  for (int64_t k = 0; k < xv.classes; ++k) {
+    double v = 0.0;
+    if (s.nan) v = kNaN<double>;
+    else if (s.m == kInf<double> && to_compute(x[k]) == kInf<compute_t<T>>) v = kNaN<double>;
+    out[k] = from_compute<T>(compute_t<T>(v));
+  }
+}
+
+template <class T, bool kHasB>
+void lse_grad_rows(const LseGradTask& t, int64_t r0, int64_t r1) noexcept {
+  using F = compute_t<T>;
+  using V = vec_t<F>;
+  constexpr int W = lanes_v<V>;
+  const int64_t C = t.x.classes;
+  const T* g = static_cast<const T*>(t.g);
+  // d log|sum b e^x| / dx = g * b * exp(x - m) / (ties + rest).
+  auto row_scale = [&](const RowStats& st, int64_t r) {
+    return double(to_compute(g[r])) / (st.ties + st.rest);
+  };
+  if (t.x.s_class == 1 && t.out.s_class == 1 && (!kHasB || t.b.s_class == 1)) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* x = static_cast<const T*>(t.x.data) + row_offset(t.x, r);
+      const T* b = kHasB ? static_cast<const T*>(t.b.data) + row_offset(t.b, r) : nullptr;
+      T* out = static_cast<T*>(t.out.data) + row_offset(t.out, r);
+      RowStats st;
+      if (!contig_stats<T, kHasB>(x, b, C, st)) {
+        lse_grad_special<T, kHasB>(t.x, t.b, t.out, r);
+        continue;
+      }
+      const V m = splat<V>(F(st.m));
+      const V scale = splat<V>(F(row_scale(st, r)));
+      for_chunks<W>(C, [&](int64_t k, int64_t n) {
+        V xv = load_n<T>(x + k, n, F(0));
+        V y = exp_diff(xv, m) * scale;
+        if constexpr (kHasB) {
+          const V w = load_n<T>(b + k, n, F(0));
+          y = mask_zero_scale(xv, w) == -kInf<F> ? V{} : y * w;
+        }
+        store_n<T>(out + k, y, n);
+      });
+    }
+    return;
+  }
+  for_row_blocks<W>(r0, r1, [&](int64_t rb, int n) {
+    const RowBlock<T> xb(t.x, rb, n);
+    const RowBlock<T> bb = kHasB ? RowBlock<T>(t.b, rb, n) : xb;
+    const MutRowBlock<T> ob(t.out, rb, n);
+    const BlockStats<T, kHasB> st(xb, &bb, C);
+    V scale;
+    for (int j = 0; j < W; ++j) scale[j] = F(row_scale(st.lane(j), rb + (j < n ? j : n - 1)));
+    for (int64_t k = 0; k < C; ++k) {
+      const V xv = xb.load(k);
+      V y = exp_diff(xv, st.m) * scale;
+      if constexpr (kHasB) {
+        const V w = bb.load(k);
+        y = mask_zero_scale(xv, w) == -kInf<F> ? V{} : y * w;
+      }
+      ob.store(k, y, n);
+    }
+    for (int j = 0; j < n; ++j)
+      if (st.special[j]) lse_grad_special<T, kHasB>(t.x, t.b, t.out, rb + j);
+  });
+}
+
+// ------------------------------------------ softmax / log_softmax gradients
+
+// softmax:      dx = y * (g - sum(g * y))
+// log_softmax:  dx = g - y * sum(g)
+// Rows that are -inf throughout have a zero gradient; rows with a NaN or a
+// +inf entry give NaN.
+template <class T>
+inline void softmax_grad_special(const SoftmaxGradTask& t, int64_t r) {
+  const RowPtr<T> x = row_ptr<T>(t.x, r);
+  const MutRowPtr<T> out = row_ptr<T>(t.out, r);
+  const SpecialRow s = scan_special<T, false>(x, x, t.x.classes);
+  const double v = !s.nan && s.m == -kInf<double> ? 0.0 : kNaN<double>;
+  for (int64_t k = 0; k < t.x.classes; ++k) out[k] = from_compute<T>(compute_t<T>(v));
+}
+
+template <class T>
+void softmax_grad_rows(const SoftmaxGradTask& t, int64_t r0, int64_t r1) noexcept {
+  using F = compute_t<T>;
+  using V = vec_t<F>;
+  using A = acc_t<V>;
+  constexpr int W = lanes_v<V>;
+  const int64_t C = t.x.classes;
+  if (t.x.s_class == 1 && t.g.s_class == 1 && t.out.s_class == 1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* x = static_cast<const T*>(t.x.data) + row_offset(t.x, r);
+      const T* g = static_cast<const T*>(t.g.data) + row_offset(t.g, r);
+      T* out = static_cast<T*>(t.out.data) + row_offset(t.out, r);
+      RowStats st;
+      if (!contig_stats<T, false>(x, nullptr, C, st)) {
+        softmax_grad_special<T>(t, r);
+        continue;
+      }
+      const V m = splat<V>(F(st.m));
+      const V inv = splat<V>(F(softmax_row(st).inv_total));
+      A dot{};
+      for_chunks<W>(C, [&](int64_t k, int64_t n) {
+        const V gv = load_n<T>(g + k, n, F(0));
+        dot += t.log ? widen(gv) : widen(gv * (exp_diff(load_n<T>(x + k, n, -kInf<F>), m) * inv));
+      });
+      const V d = splat<V>(F(reduce_add(dot)));
+      for_chunks<W>(C, [&](int64_t k, int64_t n) {
+        const V gv = load_n<T>(g + k, n, F(0));
+        const V y = exp_diff(load_n<T>(x + k, n, -kInf<F>), m) * inv;
+        store_n<T>(out + k, t.log ? gv - y * d : y * (gv - d), n);
+      });
+    }
+    return;
+  }
+  for_row_blocks<W>(r0, r1, [&](int64_t rb, int n) {
+    const RowBlock<T> xb(t.x, rb, n);
+    const RowBlock<T> gb(t.g, rb, n);
+    const MutRowBlock<T> ob(t.out, rb, n);
+    const BlockStats<T, false> st(xb, nullptr, C);
+    V inv;
+    for (int j = 0; j < W; ++j) inv[j] = F(softmax_row(st.lane(j)).inv_total);
+    A dot{};
+    for (int64_t k = 0; k < C; ++k) {
+      const V gv = gb.load(k);
+      dot += t.log ? widen(gv) : widen(gv * (exp_diff(xb.load(k), st.m) * inv));
+    }
+    const V d = __builtin_convertvector(dot, V);
+    for (int64_t k = 0; k < C; ++k) {
+      const V gv = gb.load(k);
+      const V y = exp_diff(xb.load(k), st.m) * inv;
+      ob.store(k, t.log ? gv - y * d : y * (gv - d), n);
+    }
+    for (int j = 0; j < n; ++j)
+      if (st.special[j]) softmax_grad_special<T>(t, rb + j);
+  });
+}
+
+}  // namespace LL_ISA
+}  // namespace logitloss

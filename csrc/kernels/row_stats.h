@@ -1,0 +1,151 @@
+// Per-row statistics of shifted exponentials: the building block of every
+// log-sum-exp, softmax and cross-entropy kernel.
+//
+// Note [Stable log-sum-exp]
+// For a row x with optional scales b, let m = max x (over b != 0), `ties` the
+// weight of the maxima (their count, or the sum of their b) and
+// `rest` = sum over x < m of b * exp(x - m). Then
+//     logsumexp = m + log|ties| + log1p(rest / ties).
+// When one class dominates, rest/ties is tiny and log1p keeps all its digits;
+// a plain log(ties + rest) would round them away (the split SciPy 1.15+ uses).
+// exp(x - m) compensates the rounding of x - m (Note [Vector exp]) and the
+// sums are accumulated in double for every storage type, so a float32 row
+// loses nothing to cancellation or to the order of the additions.
+// Rows whose max is not finite (+inf, or -inf: all -inf / all masked / all
+// NaN) take a scalar path that reproduces SciPy's special values.
+#pragma once
+
+#include "../simd/exp.h"
+#include "rows.h"
+
+namespace logitloss {
+namespace LL_ISA {
+
+struct RowStats {
+  double m;     // finite row max
+  double ties;  // weight of the entries equal to m
+  double rest;  // sum of b * exp(x - m) over the other entries
+};
+
+// log|ties + rest| with its sign (+1, -1, 0 for a zero sum, NaN for NaN).
+inline double log_abs_total(double ties, double rest, double& sign) {
+  if (std::isnan(ties) || std::isnan(rest)) {
+    sign = kNaN<double>;
+    return kNaN<double>;
+  }
+  if (ties == 0) {
+    sign = double((rest > 0) - (rest < 0));
+    return std::log(std::fabs(rest));
+  }
+  const double r = rest / ties;
+  const double q = 1.0 + r;
+  sign = double((q > 0) - (q < 0)) * (ties > 0 ? 1.0 : -1.0);
+  // For r < -1, log|1 + r| = log1p(-r - 2) keeps the log1p accuracy.
+  const double l = r < -1.0 ? std::log1p(-r - 2.0) : std::log1p(r);
+  return std::log(std::fabs(ties)) + l;
+}
+
+// A scale of zero removes an entry, NaN or inf included (SciPy's rule).
+template <class V>
+inline V mask_zero_scale(V x, V b) {
+  return b == V{} ? splat<V>(-kInf<elem_t<V>>) : x;
+}
+
+// Statistics of one contiguous row (lanes along the classes). Returns false,
+// leaving `st` untouched, when the row max is not finite.
+template <class T, bool kHasB>
+inline bool contig_stats(const T* x, const T* b, int64_t C, RowStats& st) {
+  using F = compute_t<T>;
+  using V = vec_t<F>;
+  using A = acc_t<V>;
+  constexpr int W = lanes_v<V>;
+  V mv = splat<V>(-kInf<F>);
+  for_chunks<W>(C, [&](int64_t k, int64_t n) {
+    V xv = load_n<T>(x + k, n, -kInf<F>);
+    if constexpr (kHasB) xv = mask_zero_scale(xv, load_n<T>(b + k, n, F(0)));
+    mv = vmax(xv, mv);
+  });
+  const F m = reduce_max(mv);
+  if (!std::isfinite(m)) return false;
+  const V mvec = splat<V>(m);
+  A ties{}, rest{};
+  for_chunks<W>(C, [&](int64_t k, int64_t n) {
+    V xv = load_n<T>(x + k, n, -kInf<F>);
+    V w = splat<V>(F(1));
+    if constexpr (kHasB) {
+      w = load_n<T>(b + k, n, F(0));
+      xv = mask_zero_scale(xv, w);
+    }
+    const auto tie = xv == mvec;
+    V e = exp_diff(xv, mvec);
+    if constexpr (kHasB) e *= w;
+    ties += widen(tie ? w : V{});
+    rest += widen(tie ? V{} : e);
+  });
+  st = {double(m), reduce_add(ties), reduce_add(rest)};
+  return true;
+}
+
+// Statistics of a block of rows, one per lane. Lanes whose max is not finite
+// get m = 0 (so the arithmetic stays quiet) and are flagged in `special`.
+template <class T, bool kHasB>
+struct BlockStats {
+  using F = compute_t<T>;
+  using V = vec_t<F>;
+  using A = acc_t<V>;
+  V m;
+  A ties{}, rest{};
+  mask_t<V> special;
+
+  BlockStats(const RowBlock<T>& xb, const RowBlock<T>* bb, int64_t C) {
+    V mv = splat<V>(-kInf<F>);
+    for (int64_t k = 0; k < C; ++k) {
+      V xv = xb.load(k);
+      if constexpr (kHasB) xv = mask_zero_scale(xv, bb->load(k));
+      mv = vmax(xv, mv);
+    }
+    special = abs_v(mv) == kInf<F>;
+    m = special ? V{} : mv;
+    for (int64_t k = 0; k < C; ++k) {
+      V xv = xb.load(k);
+      V w = splat<V>(F(1));
+      if constexpr (kHasB) {
+        w = bb->load(k);
+        xv = mask_zero_scale(xv, w);
+      }
+      const auto tie = xv == m;
+      V e = exp_diff(xv, m);
+      if constexpr (kHasB) e *= w;
+      ties += widen(tie ? w : V{});
+      rest += widen(tie ? V{} : e);
+    }
+  }
+  RowStats lane(int j) const { return {double(m[j]), ties[j], rest[j]}; }
+};
+
+// What a row with a non-finite max holds, scanned in scalar code.
+struct SpecialRow {
+  bool nan = false;      // a NaN entry (with a nonzero scale)
+  double m = -kInf<double>;
+  double inf_weight = 0;  // sum of the scales of the +inf entries
+};
+
+template <class T, bool kHasB>
+inline SpecialRow scan_special(RowPtr<T> x, RowPtr<T> b, int64_t C) {
+  SpecialRow s;
+  for (int64_t k = 0; k < C; ++k) {
+    const double xk = double(to_compute(x[k]));
+    const double bk = kHasB ? double(to_compute(b[k])) : 1.0;
+    if (bk == 0) continue;
+    if (std::isnan(xk) || std::isnan(bk)) {
+      s.nan = true;
+    } else {
+      if (xk > s.m) s.m = xk;
+      if (xk == kInf<double>) s.inf_weight += bk;
+    }
+  }
+  return s;
+}
+
+}  // namespace LL_ISA
+}  // namespace logitloss

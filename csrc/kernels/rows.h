@@ -1,0 +1,147 @@
+// Row access shared by the kernels of every family.
+//
+// Two ways to put rows into SIMD lanes:
+//  * ContigRow: one row whose classes are contiguous (s_class == 1); lanes run
+//    along the classes and a partial load pads the tail.
+//  * RowBlock: up to `lanes` rows side by side; lane j holds row r0 + j and a
+//    load reads class k of every lane's row. Rows of one `outer` index with
+//    s_inner == 1 load contiguously, anything else gathers. Lanes past the
+//    block's end repeat its last row, so the arithmetic never sees garbage
+//    and stores skip them.
+#pragma once
+
+#include <cmath>
+#include <limits>
+
+#include "../simd/storage.h"
+#include "api.h"
+
+namespace logitloss {
+namespace LL_ISA {
+
+template <class F>
+constexpr F kInf = std::numeric_limits<F>::infinity();
+template <class F>
+constexpr F kNaN = std::numeric_limits<F>::quiet_NaN();
+
+inline int64_t row_offset(const View3& v, int64_t r) {
+  return (r / v.inner) * v.s_outer + (r % v.inner) * v.s_inner;
+}
+inline int64_t row_offset(const MutView3& v, int64_t r) {
+  return (r / v.inner) * v.s_outer + (r % v.inner) * v.s_inner;
+}
+
+// A view's row r as a pointer and class stride (scalar access).
+template <class T>
+struct RowPtr {
+  const T* p;
+  int64_t stride;
+  T operator[](int64_t k) const { return p[k * stride]; }
+};
+template <class T>
+inline RowPtr<T> row_ptr(const View3& v, int64_t r) {
+  return {static_cast<const T*>(v.data) + row_offset(v, r), v.s_class};
+}
+template <class T>
+struct MutRowPtr {
+  T* p;
+  int64_t stride;
+  T& operator[](int64_t k) const { return p[k * stride]; }
+};
+template <class T>
+inline MutRowPtr<T> row_ptr(const MutView3& v, int64_t r) {
+  return {static_cast<T*>(v.data) + row_offset(v, r), v.s_class};
+}
+
+// Up to `lanes` consecutive rows of one view, class k of each in one vector.
+template <class T, class Base>
+struct RowBlockOf {
+  using F = compute_t<T>;
+  using V = vec_t<F>;
+  static constexpr int W = lanes_v<V>;
+  Base* base;
+  int64_t s_class;
+  int64_t off[W];
+  bool contiguous;
+
+  template <class View>
+  RowBlockOf(const View& v, int64_t r0, int n) {
+    base = static_cast<Base*>(v.data);
+    s_class = v.s_class;
+    const int64_t i0 = r0 % v.inner;
+    for (int j = 0; j < W; ++j) {
+      const int64_t r = r0 + (j < n ? j : n - 1);
+      off[j] = (r / v.inner) * v.s_outer + (r % v.inner) * v.s_inner;
+    }
+    contiguous = n == W && v.s_inner == 1 && i0 + W <= v.inner;
+  }
+  V load(int64_t k) const {
+    const Base* p = base + k * s_class;
+    return contiguous ? LL_ISA::load<T>(p) : gather<T>(p, off);
+  }
+};
+template <class T>
+using RowBlock = RowBlockOf<T, const T>;
+
+template <class T>
+struct MutRowBlock : RowBlockOf<T, T> {
+  using RowBlockOf<T, T>::RowBlockOf;
+  template <class V>
+  void store(int64_t k, V v, int n) const {
+    T* p = this->base + k * this->s_class;
+    if (this->contiguous)
+      LL_ISA::store<T>(p, v);
+    else
+      scatter<T>(p, this->off, v, n);
+  }
+};
+
+// Calls fn(k, n) over [0, C) in steps of W; n < W only for the tail.
+template <int W, class Fn>
+inline void for_chunks(int64_t C, Fn&& fn) {
+  int64_t k = 0;
+  for (; k + W <= C; k += W) fn(k, W);
+  if (k < C) fn(k, C - k);
+}
+
+// Loads n elements from p (n == W: full load; else padded with fill).
+template <class T, class V = vec_t<compute_t<T>>>
+inline V load_n(const T* p, int64_t n, elem_t<V> fill) {
+  return n == lanes_v<V> ? load<T>(p) : load_partial<T>(p, n, fill);
+}
+
+template <class T, class V>
+inline void store_n(T* p, V v, int64_t n) {
+  if (n == lanes_v<V>)
+    store<T>(p, v);
+  else
+    store_partial<T>(p, v, n);
+}
+
+// Calls fn(r0, n) over [row_begin, row_end) in blocks of W rows.
+template <int W, class Fn>
+inline void for_row_blocks(int64_t row_begin, int64_t row_end, Fn&& fn) {
+  for (int64_t r = row_begin; r < row_end; r += W) {
+    const int64_t left = row_end - r;
+    fn(r, left < W ? int(left) : W);
+  }
+}
+
+template <class T>
+struct Tag {
+  using type = T;
+};
+
+// Calls fn(Tag<T>{}) for the storage type T that `d` names.
+template <class Fn>
+inline void with_dtype(DType d, Fn&& fn) {
+  switch (d) {
+    case DType::f32: return fn(Tag<float>{});
+    case DType::f64: return fn(Tag<double>{});
+    case DType::f16: return fn(Tag<half_t>{});
+    case DType::bf16: return fn(Tag<bfloat16_t>{});
+  }
+}
+
+}  // namespace LL_ISA
+}  // namespace logitloss

@@ -1,0 +1,153 @@
+"""Argument checking shared by every public function.
+
+The public modules turn user input into what the kernels take: a native-endian
+array of a kernel dtype (float32, float64, float16, bfloat16) seen as an
+``(outer, classes, inner)`` view. Errors name the argument they are about.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+_KERNEL_FLOATS = frozenset({"float32", "float64", "float16", "bfloat16"})
+
+
+def dtype_name(dtype: np.dtype) -> str:
+    return str(dtype.name) if dtype.names is None else "structured"
+
+
+def is_kernel_float(dtype: np.dtype) -> bool:
+    return dtype.name in _KERNEL_FLOATS
+
+
+def as_array(value: object, func: str, arg: str) -> np.ndarray:
+    """np.asarray with a TypeError naming the argument for non-arrays."""
+    if value is None:
+        raise TypeError(f"{func}: {arg} must be an array, not None")
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged lists and the like
+        raise TypeError(f"{func}: {arg} is not a valid numeric array ({exc})") from None
+
+
+def compute_dtype(dtype: np.dtype, func: str, arg: str) -> np.dtype:
+    """The kernel dtype for a value of `dtype` (NumPy's promotion rules).
+
+    float32/float64/float16/bfloat16 stay; integers and bool become float64;
+    anything else (complex, object, strings, datetimes, structured, longdouble)
+    is a TypeError.
+    """
+    if is_kernel_float(dtype):
+        return dtype.newbyteorder("=")
+    if dtype.kind in "biu":
+        return np.dtype(np.float64)
+    raise TypeError(
+        f"{func}: {arg} has unsupported dtype {dtype_name(dtype)}; "
+        "expected a real floating, integer or bool array"
+    )
+
+
+def as_float(value: object, func: str, arg: str, dtype: np.dtype | None = None) -> np.ndarray:
+    """`value` as an array of a kernel dtype (`dtype` if given), copying only
+    when the dtype or byte order has to change."""
+    a = as_array(value, func, arg)
+    want = compute_dtype(a.dtype, func, arg)
+    if dtype is not None:
+        want = dtype
+    return a if a.dtype == want and a.dtype.isnative else a.astype(want)
+
+
+def result_float(*dtypes: np.dtype, func: str, args: Sequence[str]) -> np.dtype:
+    """The common kernel dtype of several inputs (NumPy's result_type)."""
+    kinds = [compute_dtype(d, func, a) for d, a in zip(dtypes, args)]
+    return compute_dtype(np.result_type(*kinds), func, args[0])
+
+
+def normalize_axis(axis: object, ndim: int, func: str, arg: str = "axis") -> int:
+    try:
+        k = operator.index(axis)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(
+            f"{func}: {arg} must be an int, a tuple of ints or None, not {type(axis).__name__}"
+        ) from None
+    if not -ndim <= k < ndim:
+        raise ValueError(f"{func}: {arg} {k} is out of bounds for an array of dimension {ndim}")
+    return k % ndim
+
+
+def normalize_axes(axis: object, ndim: int, func: str) -> tuple[int, ...]:
+    """None -> every axis; int or tuple of ints -> sorted distinct axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (tuple, list)):
+        axes = tuple(normalize_axis(a, ndim, func) for a in axis)
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"{func}: axis {tuple(axis)} has repeated axes")
+        return tuple(sorted(axes))
+    return (normalize_axis(axis, ndim, func),)
+
+
+class ClassLayout(NamedTuple):
+    """How an array maps onto the kernels' (outer, classes, inner) view.
+
+    The class axes are reduced; `reduced_shape` is the array's shape without
+    them (the kernels' row order, C-order) and `kept_shape` keeps them as 1.
+    """
+
+    shape: tuple[int, ...]
+    axes: tuple[int, ...]
+    outer: int
+    classes: int
+    inner: int
+    reduced_shape: tuple[int, ...]
+    kept_shape: tuple[int, ...]
+
+    @property
+    def contiguous_axes(self) -> bool:
+        """One class axis, or several adjacent ones: a plain reshape."""
+        if not self.axes:
+            return True
+        return self.axes == tuple(range(self.axes[0], self.axes[0] + len(self.axes)))
+
+    def view3(self, a: np.ndarray) -> np.ndarray:
+        """`a` (shaped like the input) as (outer, classes, inner); a view
+        whenever the strides allow, else a copy."""
+        if not self.contiguous_axes:
+            others = [d for d in range(len(self.shape)) if d not in self.axes]
+            a = a.transpose(others + list(self.axes))
+        return a.reshape(self.outer, self.classes, self.inner)
+
+    def new_output(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+        """A fresh array shaped like the input and its writable 3-D view."""
+        if self.contiguous_axes:
+            full = np.empty(self.shape, dtype)
+            return full, full.reshape(self.outer, self.classes, self.inner)
+        others = [d for d in range(len(self.shape)) if d not in self.axes]
+        perm = others + list(self.axes)
+        moved = np.empty(tuple(self.shape[d] for d in perm), dtype)
+        return moved.transpose(np.argsort(perm)), moved.reshape(self.outer, self.classes, 1)
+
+
+def class_layout(shape: tuple[int, ...], axes: tuple[int, ...]) -> ClassLayout:
+    ndim = len(shape)
+    classes = _prod(shape[d] for d in axes)
+    contiguous = axes == tuple(range(axes[0], axes[0] + len(axes))) if axes else True
+    if contiguous and axes:
+        outer = _prod(shape[: axes[0]])
+        inner = _prod(shape[axes[-1] + 1 :])
+    else:
+        outer = _prod(shape[d] for d in range(ndim) if d not in axes)
+        inner = 1
+    reduced = tuple(shape[d] for d in range(ndim) if d not in axes)
+    kept = tuple(1 if d in axes else shape[d] for d in range(ndim))
+    return ClassLayout(tuple(shape), axes, outer, classes, inner, reduced, kept)
+
+
+def _prod(values: object) -> int:
+    p = 1
+    for v in values:  # type: ignore[attr-defined]
+        p *= int(v)
+    return p

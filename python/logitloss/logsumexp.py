@@ -1,0 +1,359 @@
+"""The log-sum-exp family, with ``scipy.special`` semantics.
+
+``logsumexp``, ``softmax`` and ``log_softmax`` give SciPy's values for every
+real input (+-inf, NaN, negative ``b``, ``return_sign``); the ``*_grad``
+functions are their derivatives (vector-Jacobian products for the softmaxes).
+Every axis is computed in place through an (outer, classes, inner) view: no
+transposed copy for a single class axis or adjacent class axes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _core
+from ._validation import (
+    ClassLayout,
+    as_array,
+    as_float,
+    class_layout,
+    compute_dtype,
+    normalize_axes,
+    result_float,
+)
+
+__all__ = [
+    "logsumexp",
+    "log_softmax",
+    "softmax",
+    "logsumexp_grad",
+    "log_softmax_grad",
+    "softmax_grad",
+]
+
+
+def _scalar_or_array(out: np.ndarray) -> Any:
+    return out[()] if out.ndim == 0 else out
+
+
+def _lse_operands(
+    func: str, a: object, axis: object, b: object
+) -> tuple[np.ndarray, np.ndarray | None, tuple[int, ...], ClassLayout]:
+    """a (and b) as arrays of their common kernel dtype, broadcast together,
+    at least 1-D as in SciPy; returns them with a's original shape."""
+    x = as_array(a, func, "a")
+    shape_a = x.shape
+    if b is None:
+        x = as_float(x, func, "a")
+        bb = None
+    else:
+        barr = as_array(b, func, "b")
+        dtype = result_float(x.dtype, barr.dtype, func=func, args=("a", "b"))
+        try:
+            shape = np.broadcast_shapes(x.shape, barr.shape)
+        except ValueError:
+            raise ValueError(
+                f"{func}: b with shape {barr.shape} does not broadcast against a "
+                f"with shape {x.shape}"
+            ) from None
+        x = np.broadcast_to(as_float(x, func, "a", dtype), shape)
+        bb = np.broadcast_to(as_float(barr, func, "b", dtype), shape)
+    if x.ndim == 0:
+        x = x.reshape(1)
+        bb = None if bb is None else bb.reshape(1)
+    layout = class_layout(x.shape, normalize_axes(axis, x.ndim, func))
+    return x, bb, shape_a, layout
+
+
+def logsumexp(
+    a: Any, axis: Any = None, b: Any = None, keepdims: bool = False, return_sign: bool = False
+) -> Any:
+    """Log of the sum of exponentials, ``log(sum(b * exp(a), axis))``.
+
+    Same semantics as :func:`scipy.special.logsumexp`, computed in one stable
+    pass per row (the maximum is separated out and ``log1p`` keeps every digit
+    when one term dominates).
+
+    Parameters
+    ----------
+    a : array_like
+        Input values (float32, float64, float16, bfloat16; integers and bool
+        are promoted to float64).
+    axis : None or int or tuple of ints, optional
+        Axes to reduce; None reduces all of them.
+    b : array_like, optional
+        Scale factors broadcast against `a`; may be negative (subtraction).
+        Entries with ``b == 0`` are ignored, even where `a` is inf or NaN.
+    keepdims : bool, optional
+        Keep the reduced axes with size one.
+    return_sign : bool, optional
+        Also return the sign of the sum; otherwise a negative sum gives NaN.
+
+    Returns
+    -------
+    res : ndarray or scalar
+        ``log|sum(b * exp(a))|`` in the result dtype.
+    sgn : ndarray or scalar
+        With ``return_sign``: +1, -1, or 0 for a zero sum.
+
+    Raises
+    ------
+    TypeError
+        For complex, object, string or other non-real dtypes.
+    ValueError
+        For an axis out of range or repeated, or `b` not broadcastable.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import logitloss as ll
+    >>> float(ll.logsumexp(np.array([1000.0, 1000.0])))
+    1000.6931471805599
+    >>> ll.logsumexp([1.0, 2.0], b=[1.0, -1.0], return_sign=True)
+    (np.float64(1.5413248546129181), np.float64(-1.0))
+    """
+    func = "logsumexp"
+    x, bb, _, layout = _lse_operands(func, a, axis, b)
+    lse = np.empty(layout.reduced_shape, x.dtype)
+    sign = np.empty(layout.reduced_shape, x.dtype) if return_sign else None
+    _core.logsumexp(layout.view3(x), None if bb is None else layout.view3(bb), lse, sign)
+    shape = layout.kept_shape if keepdims else layout.reduced_shape
+    out = _scalar_or_array(lse.reshape(shape))
+    if return_sign:
+        assert sign is not None
+        return out, _scalar_or_array(sign.reshape(shape))
+    return out
+
+
+def _softmax(func: str, x: Any, axis: Any, log: bool) -> Any:
+    arr = as_float(x, func, "x")
+    shape = arr.shape
+    arr = arr.reshape(1) if arr.ndim == 0 else arr
+    layout = class_layout(arr.shape, normalize_axes(axis, arr.ndim, func))
+    out, out3 = layout.new_output(arr.dtype)
+    _core.softmax(layout.view3(arr), out3, log)
+    return _scalar_or_array(out.reshape(shape))
+
+
+def softmax(x: Any, axis: Any = None) -> Any:
+    """Softmax, ``exp(x) / sum(exp(x), axis)``, as :func:`scipy.special.softmax`.
+
+    Parameters
+    ----------
+    x : array_like
+        Input values.
+    axis : None or int or tuple of ints, optional
+        Axes to normalise over; None normalises over the whole array.
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype as `x`; sums to 1 along `axis`. Rows holding
+        NaN, +inf, or only -inf are NaN, as in SciPy. An empty `x` gives an
+        empty result (SciPy raises).
+
+    Raises
+    ------
+    TypeError
+        For a non-real dtype.
+    ValueError
+        For an axis out of range or repeated.
+
+    Examples
+    --------
+    >>> import logitloss as ll
+    >>> ll.softmax([[0.0, 0.0], [1000.0, 0.0]], axis=1)
+    array([[0.5, 0.5],
+           [1. , 0. ]])
+    """
+    return _softmax("softmax", x, axis, log=False)
+
+
+def log_softmax(x: Any, axis: Any = None) -> Any:
+    """Logarithm of the softmax, ``x - logsumexp(x, axis)``, as
+    :func:`scipy.special.log_softmax`.
+
+    Parameters
+    ----------
+    x : array_like
+        Input values.
+    axis : None or int or tuple of ints, optional
+        Axes to normalise over; None normalises over the whole array.
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype as `x`. Rows with NaN are NaN; a row whose
+        maximum is +inf is NaN at the +inf entries and -inf elsewhere; an
+        all -inf row is NaN (all as in SciPy).
+
+    Raises
+    ------
+    TypeError
+        For a non-real dtype.
+    ValueError
+        For an axis out of range or repeated.
+
+    Examples
+    --------
+    >>> import logitloss as ll
+    >>> ll.log_softmax([1000.0, 1.0])
+    array([   0., -999.])
+    """
+    return _softmax("log_softmax", x, axis, log=True)
+
+
+def _row_grad_output(
+    func: str, grad_output: Any, layout: ClassLayout, dtype: np.dtype
+) -> np.ndarray:
+    """grad_output of a reduction as a contiguous buffer of one value per row."""
+    if grad_output is None:
+        return np.ones(layout.outer * layout.inner, dtype)
+    g = as_float(grad_output, func, "grad_output", dtype)
+    if g.shape not in (layout.reduced_shape, layout.kept_shape):
+        raise ValueError(
+            f"{func}: grad_output has shape {g.shape}; expected {layout.reduced_shape} "
+            f"or {layout.kept_shape} (the shape of the result, without or with keepdims)"
+        )
+    return np.ascontiguousarray(g).reshape(-1)
+
+
+def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sums a gradient over the axes along which an input was broadcast."""
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + d for d, n in enumerate(shape) if n == 1 and grad.shape[lead + d] != 1
+    )
+    return grad.sum(axis=axes).reshape(shape).astype(grad.dtype, copy=False)
+
+
+def logsumexp_grad(a: Any, axis: Any = None, b: Any = None, grad_output: Any = None) -> Any:
+    """Gradient of :func:`logsumexp` with respect to `a`.
+
+    ``grad_output * b * exp(a - logsumexp(a))``: the softmax weighted by `b`
+    (for a negative sum, the derivative of ``log|sum|``).
+
+    Parameters
+    ----------
+    a, axis, b
+        As for :func:`logsumexp`.
+    grad_output : array_like, optional
+        Upstream gradient shaped like logsumexp's result, with or without the
+        reduced axes kept; default ones.
+
+    Returns
+    -------
+    ndarray
+        Shaped and typed like `a`. Rows that are -inf throughout (or whose
+        every `b` is 0) have gradient 0, not NaN.
+
+    Raises
+    ------
+    TypeError
+        For a non-real dtype.
+    ValueError
+        For a bad axis, `b` not broadcastable, or a misshapen grad_output.
+
+    Examples
+    --------
+    >>> import logitloss as ll
+    >>> ll.logsumexp_grad([0.0, 0.0, float("-inf")])
+    array([0.5, 0.5, 0. ])
+    """
+    func = "logsumexp_grad"
+    x, bb, shape_a, layout = _lse_operands(func, a, axis, b)
+    g = _row_grad_output(func, grad_output, layout, x.dtype)
+    out, out3 = layout.new_output(x.dtype)
+    _core.logsumexp_grad(layout.view3(x), None if bb is None else layout.view3(bb), g, out3)
+    if out.ndim != len(shape_a) or out.shape != shape_a:
+        out = _unbroadcast(out, shape_a) if len(shape_a) else out.reshape(())
+    return _scalar_or_array(out) if out.ndim == 0 else out
+
+
+def _softmax_grad(func: str, x: Any, grad_output: Any, axis: Any, log: bool) -> Any:
+    arr = as_float(x, func, "x")
+    g = as_array(grad_output, func, "grad_output")
+    compute_dtype(g.dtype, func, "grad_output")
+    g = as_float(g, func, "grad_output", arr.dtype)
+    if g.shape != arr.shape:
+        raise ValueError(
+            f"{func}: grad_output has shape {g.shape}; expected the shape of x, {arr.shape}"
+        )
+    shape = arr.shape
+    if arr.ndim == 0:
+        arr, g = arr.reshape(1), g.reshape(1)
+    layout = class_layout(arr.shape, normalize_axes(axis, arr.ndim, func))
+    out, out3 = layout.new_output(arr.dtype)
+    _core.softmax_grad(layout.view3(arr), layout.view3(g), out3, log)
+    return _scalar_or_array(out.reshape(shape))
+
+
+def softmax_grad(x: Any, grad_output: Any, axis: Any = None) -> Any:
+    """Vector-Jacobian product of :func:`softmax`: ``y * (g - sum(g * y))``
+    with ``y = softmax(x)`` and ``g = grad_output``.
+
+    Parameters
+    ----------
+    x : array_like
+        The softmax input.
+    grad_output : array_like
+        Upstream gradient, shaped like `x`.
+    axis : None or int or tuple of ints, optional
+        As for :func:`softmax`.
+
+    Returns
+    -------
+    ndarray
+        Shaped and typed like `x`; zero on rows that are -inf throughout.
+
+    Raises
+    ------
+    TypeError
+        For a non-real dtype.
+    ValueError
+        For a bad axis or a grad_output not shaped like `x`.
+
+    Examples
+    --------
+    >>> import logitloss as ll
+    >>> ll.softmax_grad([0.0, 0.0], [1.0, 0.0])
+    array([ 0.25, -0.25])
+    """
+    return _softmax_grad("softmax_grad", x, grad_output, axis, log=False)
+
+
+def log_softmax_grad(x: Any, grad_output: Any, axis: Any = None) -> Any:
+    """Vector-Jacobian product of :func:`log_softmax`: ``g - softmax(x) * sum(g)``.
+
+    Parameters
+    ----------
+    x : array_like
+        The log_softmax input.
+    grad_output : array_like
+        Upstream gradient, shaped like `x`.
+    axis : None or int or tuple of ints, optional
+        As for :func:`log_softmax`.
+
+    Returns
+    -------
+    ndarray
+        Shaped and typed like `x`; zero on rows that are -inf throughout.
+
+    Raises
+    ------
+    TypeError
+        For a non-real dtype.
+    ValueError
+        For a bad axis or a grad_output not shaped like `x`.
+
+    Examples
+    --------
+    >>> import logitloss as ll
+    >>> ll.log_softmax_grad([0.0, 0.0], [1.0, 0.0])
+    array([ 0.5, -0.5])
+    """
+    return _softmax_grad("log_softmax_grad", x, grad_output, axis, log=True)
