@@ -77,7 +77,7 @@ struct RowBlockOf {
   }
   V load(int64_t k) const {
     const Base* p = base + k * s_class;
-    return contiguous ? LL_ISA::load<T>(p) : gather<T>(p, off);
+    return contiguous ? LL_ISA::load<T>(p + off[0]) : gather<T>(p, off);
   }
 };
 template <class T>
@@ -90,7 +90,7 @@ struct MutRowBlock : RowBlockOf<T, T> {
   void store(int64_t k, V v, int n) const {
     T* p = this->base + k * this->s_class;
     if (this->contiguous)
-      LL_ISA::store<T>(p, v);
+      LL_ISA::store<T>(p + this->off[0], v);
     else
       scatter<T>(p, this->off, v, n);
   }

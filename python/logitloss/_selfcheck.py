@@ -1,0 +1,61 @@
+"""The quick self-check run by ``python -m logitloss``.
+
+Each check compares a logitloss function on a small random input with a plain
+float64 NumPy computation; a failure names the function and the error found.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, List, Tuple
+
+import numpy as np
+
+import logitloss as ll
+
+Check = Tuple[str, Callable[[np.random.Generator], float], float]
+
+
+def _lse_ref(x: np.ndarray, axis: int) -> np.ndarray:
+    m = x.max(axis=axis, keepdims=True)
+    return np.squeeze(m, axis) + np.log(np.exp(x - m).sum(axis=axis))
+
+
+def _rel_err(got: np.ndarray, want: np.ndarray) -> float:
+    got64 = np.asarray(got, np.float64)
+    return float(np.max(np.abs(got64 - want) / np.maximum(np.abs(want), 1e-300)))
+
+
+def _logsumexp(rng: np.random.Generator) -> float:
+    x = rng.standard_normal((37, 129)) * 30
+    return max(
+        _rel_err(ll.logsumexp(x.astype(np.float32), axis=1), _lse_ref(x.astype(np.float32).astype(np.float64), 1)),
+        _rel_err(ll.logsumexp(x, axis=0), _lse_ref(x, 0)),
+    )
+
+
+def _softmax(rng: np.random.Generator) -> float:
+    x = rng.standard_normal((19, 33, 5))
+    want = np.exp(x - _lse_ref(x, 1)[:, None, :])
+    return _rel_err(ll.softmax(x, axis=1), want)
+
+
+def _log_softmax(rng: np.random.Generator) -> float:
+    x = rng.standard_normal((19, 33))
+    return _rel_err(ll.log_softmax(x, axis=1), x - _lse_ref(x, 1)[:, None])
+
+
+CHECKS: List[Check] = [
+    ("logsumexp", _logsumexp, 1e-6),
+    ("softmax", _softmax, 1e-12),
+    ("log_softmax", _log_softmax, 1e-12),
+]
+
+
+def run_checks(seed: int = 0) -> List[Tuple[str, float, bool]]:
+    """Runs every check; returns (name, max relative error, passed)."""
+    rng = np.random.default_rng(seed)
+    results = []
+    for name, check, tol in CHECKS:
+        err = check(rng)
+        results.append((name, err, bool(err <= tol)))
+    return results
