@@ -118,7 +118,7 @@ void softmax_rows(const SoftmaxTask& t, int64_t r0, int64_t r1) noexcept {
         const V xv = load_n<T>(x + k, n, F(0));
         V y;
         if (t.log)
-          y = __builtin_convertvector((widen(xv) - st.m) - sr.log_total, V);
+          y = narrow<V>((widen(xv) - st.m) - sr.log_total);
         else
           y = exp_diff(xv, m) * inv;
         store_n<T>(out + k, y, n);
@@ -135,12 +135,12 @@ void softmax_rows(const SoftmaxTask& t, int64_t r0, int64_t r1) noexcept {
     for (int j = 0; j < W; ++j) {
       const SoftmaxRow sr = softmax_row(st.lane(j));
       inv[j] = F(sr.inv_total);
-      m_acc[j] = double(st.m[j]);
-      log_total[j] = sr.log_total;
+      set_lane(m_acc, j, double(st.m[j]));
+      set_lane(log_total, j, sr.log_total);
     }
     for (int64_t k = 0; k < C; ++k) {
       const V xv = xb.load(k);
-      const V y = t.log ? __builtin_convertvector((widen(xv) - m_acc) - log_total, V)
+      const V y = t.log ? narrow<V>((widen(xv) - m_acc) - log_total)
                         : exp_diff(xv, st.m) * inv;
       ob.store(k, y, n);
     }
@@ -284,7 +284,7 @@ void softmax_grad_rows(const SoftmaxGradTask& t, int64_t r0, int64_t r1) noexcep
       const V gv = gb.load(k);
       dot += t.log ? widen(gv) : widen(gv * (exp_diff(xb.load(k), st.m) * inv));
     }
-    const V d = __builtin_convertvector(dot, V);
+    const V d = narrow<V>(dot);
     for (int64_t k = 0; k < C; ++k) {
       const V gv = gb.load(k);
       const V y = exp_diff(xb.load(k), st.m) * inv;
