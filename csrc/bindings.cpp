@@ -165,7 +165,8 @@ E* flat_buffer(const py::object& o, int64_t n, const char* what, bool writable) 
       (writable && !a.writeable()))
     throw py::value_error(std::string("logitloss._core: ") + what + " must be a contiguous buffer of " +
                           std::to_string(n) + " elements of the right dtype");
-  return static_cast<E*>(a.mutable_data());
+  // Inputs may be read-only arrays: the kernels never write through them.
+  return writable ? static_cast<E*>(a.mutable_data()) : const_cast<E*>(static_cast<const E*>(a.data()));
 }
 
 // Runs the cross-entropy (or NLL) kernel; returns the lowest row whose target
