@@ -92,20 +92,28 @@ struct Sums {
   double log_total() const { return std::log(ties) + std::log1p(rest / ties); }
 };
 
-// A double-lane vector of n weights from `w` (or ones), zero past n.
+// Accumulator helpers (acc_t is a vector type or AccF, see vec.h).
+inline vd acc_mul(vd a, vd b) { return a * b; }
+inline vd_wide acc_mul(vd_wide a, vd_wide b) { return a * b; }
+inline AccF acc_mul(const AccF& a, const AccF& b) { return {a.lo * b.lo, a.hi * b.hi}; }
+
+template <class A>
+constexpr int lanes_of_acc() {
+  return int(sizeof(A) / sizeof(double));
+}
+
+template <class A>
+inline A acc_splat(double v) {
+  A a{};
+  for (int j = 0; j < lanes_of_acc<A>(); ++j) set_lane(a, j, v);
+  return a;
+}
+
+// A double-lane accumulator of n weights from `w` (or ones), zero past n.
 template <class A>
 inline A load_weights(const double* w, int64_t k, int64_t n) {
   A a{};
-  constexpr int64_t W = sizeof(A) / sizeof(double);
-  if (w) {
-    if (n == W) {
-      std::memcpy(&a, w + k, sizeof a);
-    } else {
-      for (int64_t i = 0; i < n; ++i) a[i] = w[k + i];
-    }
-  } else {
-    for (int64_t i = 0; i < n; ++i) a[i] = 1.0;
-  }
+  for (int64_t i = 0; i < n; ++i) set_lane(a, int(i), w ? w[k + i] : 1.0);
   return a;
 }
 
@@ -210,11 +218,11 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
       if constexpr (M != Mode::index) {
         A coef = load_weights<A>(t.weight, k, n);
         if constexpr (M == Mode::prob)
-          coef *= widen(load_n<T>(q + k, n, F(0)) * F(1 - eps) + uniform);
+          coef = acc_mul(coef, widen(load_n<T>(q + k, n, F(0)) * F(1 - eps) + uniform));
         // Pad lanes hold x = m so that 0 * (m - x) stays 0.
         const V xd = n == W ? xv : load_partial<T>(x + k, n, m);
         csum += coef;
-        cdot += coef * (mwide - widen(xd));
+        cdot += acc_mul(coef, mwide - widen(xd));
       }
     });
     Sums s{double(m), reduce_add(ties), reduce_add(rest), 0.0, 0.0};
@@ -236,7 +244,7 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
           e = exp_diff(load_n<T>(x + k, n, -kInf<F>), mvec);
         V y = e * mul;
         if constexpr (M != Mode::index) {
-          V coef = __builtin_convertvector(load_weights<A>(t.weight, k, n), V);
+          V coef = narrow<V>(load_weights<A>(t.weight, k, n));
           if constexpr (M == Mode::prob) coef *= load_n<T>(q + k, n, F(0)) * F(1 - eps) + uniform;
           y -= coef * sub_scale;
         }
@@ -298,10 +306,10 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
       ties += widen(tie ? splat<V>(F(1)) : V{});
       rest += widen(tie ? V{} : e);
       if constexpr (M != Mode::index) {
-        A coef = A{} + (t.weight ? t.weight[k] : 1.0);
-        if constexpr (M == Mode::prob) coef *= widen(qb.load(k) * F(1 - eps) + uniform);
+        A coef = acc_splat<A>(t.weight ? t.weight[k] : 1.0);
+        if constexpr (M == Mode::prob) coef = acc_mul(coef, widen(qb.load(k) * F(1 - eps) + uniform));
         csum += coef;
-        cdot += coef * (mwide - widen(xv));
+        cdot += acc_mul(coef, mwide - widen(xv));
       }
     }
     Sums s[W];
