@@ -14,6 +14,7 @@ rows keep every digit. Reductions add float64 per-row losses in a fixed
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any, NamedTuple
 
@@ -24,7 +25,6 @@ from ._validation import (
     ClassLayout,
     as_array,
     as_float,
-    class_layout,
     dtype_name,
     is_kernel_float,
     normalize_axis,
@@ -57,6 +57,18 @@ class _Operands(NamedTuple):
     reduction: str
     loss_shape: tuple[int, ...]
     dtype: np.dtype
+
+
+_NATIVE = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
+
+
+def _single_axis_layout(shape: tuple[int, ...], ax: int) -> ClassLayout:
+    """class_layout(shape, (ax,)) without the generality (cheaper)."""
+    reduced = shape[:ax] + shape[ax + 1 :]
+    kept = shape[:ax] + (1,) + shape[ax + 1 :]
+    return ClassLayout(
+        shape, (ax,), math.prod(shape[:ax]), shape[ax], math.prod(shape[ax + 1 :]), reduced, kept
+    )
 
 
 def _check_reduction(func: str, reduction: object) -> str:
@@ -106,8 +118,9 @@ def _index_target(
         flat = np.where(big, np.uint64(0), tg).astype(np.int64).reshape(-1)
         flat[big.reshape(-1)] = -1
         return flat, -1, True
-    flat = np.ascontiguousarray(tg, dtype=np.int64).reshape(-1)
-    return flat, ignore, has_ignore
+    if tg.dtype == np.int64 and tg.flags.c_contiguous:
+        return tg.reshape(-1), ignore, has_ignore
+    return np.ascontiguousarray(tg, dtype=np.int64).reshape(-1), ignore, has_ignore
 
 
 def _operands(
@@ -124,17 +137,20 @@ def _operands(
     red = _check_reduction(func, reduction)
     eps = _check_smoothing(func, label_smoothing)
     ignore = _check_ignore_index(func, ignore_index)
-    x = as_float(input, func, "input")
+    # Fast path for the common case (a native float32/float64 array): the
+    # generic checks cost more than a small kernel call.
+    x = input if type(input) is np.ndarray and input.dtype in _NATIVE else as_float(
+        input, func, "input")
     if x.ndim == 0:
         raise ValueError(f"{func}: input must have a class axis; got a 0-d array")
     if axis is None:
         ax = 1 if x.ndim >= 2 else 0
     else:
         ax = normalize_axis(axis, x.ndim, func)
-    layout = class_layout(x.shape, (ax,))
+    layout = _single_axis_layout(x.shape, ax)
     C = layout.classes
 
-    tg = as_array(target, func, "target")
+    tg = target if type(target) is np.ndarray else as_array(target, func, "target")
     prob3 = None
     index = None
     if tg.dtype.kind in "iu":
@@ -192,27 +208,36 @@ def _run(
         )
 
 
-def _denominator(op: _Operands, target_weight: np.ndarray | None) -> np.float64:
+def _ieee_div(a: float, b: float) -> float:
+    """a / b with IEEE semantics (x / 0 = +-inf, 0 / 0 = NaN), without the
+    cost of np.errstate."""
+    if b != 0 or b != b:
+        return a / b
+    if a != a or a == 0:
+        return math.nan
+    return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+def _denominator(op: _Operands, target_weight: np.ndarray | None) -> float:
     """'mean' divides by the summed target weight (index targets) or the
     number of samples (probabilities)."""
     if target_weight is None:
-        return np.float64(op.layout.outer * op.layout.inner)
-    return np.float64(np.sum(target_weight))
+        return float(op.layout.outer * op.layout.inner)
+    return float(np.add.reduce(target_weight))
 
 
-def _reduce(op: _Operands, loss: np.ndarray, den: np.float64 | None) -> Any:
+def _reduce(op: _Operands, loss: np.ndarray, den: float | None) -> Any:
     if op.reduction == "none":
         return loss.astype(op.dtype).reshape(op.loss_shape)
-    total = np.sum(loss)
+    total = float(np.add.reduce(loss))  # pairwise summation: a fixed order
     if op.reduction == "mean":
         assert den is not None
-        with np.errstate(divide="ignore", invalid="ignore"):
-            total = total / den  # 0 / 0 = NaN when every target is ignored
+        total = _ieee_div(total, den)  # NaN when every target is ignored
     return op.dtype.type(total)
 
 
 def _grad_scale(
-    func: str, op: _Operands, grad_output: Any, den: np.float64 | None
+    func: str, op: _Operands, grad_output: Any, den: float | None
 ) -> tuple[np.ndarray | None, float]:
     """grad_output (and the 'mean' denominator) as the kernel's per-row
     scales or single scale."""
@@ -239,8 +264,7 @@ def _grad_scale(
         go = float(g)
     if op.reduction == "mean":
         assert den is not None
-        with np.errstate(divide="ignore", invalid="ignore"):
-            go = float(np.float64(go) / den)  # inf or NaN when the weights sum to 0
+        go = _ieee_div(go, den)  # inf or NaN when the weights sum to 0
     return None, go
 
 
@@ -263,7 +287,7 @@ def _value(func: str, nll: bool, args: tuple[Any, ...]) -> Any:
     return _reduce(op, loss, den)
 
 
-def _mean_denominator(op: _Operands, nll: bool) -> np.float64 | None:
+def _mean_denominator(op: _Operands, nll: bool) -> float | None:
     """Runs the targets-only pass for an index-target 'mean' (which also
     checks the targets' range)."""
     if op.reduction != "mean":
