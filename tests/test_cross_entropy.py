@@ -280,3 +280,49 @@ def test_torch_tensors_are_accepted():
     t = torch.tensor([0, 1, 2, 0])
     np.testing.assert_allclose(
         ll.cross_entropy(x, t), torch.nn.functional.cross_entropy(x, t).item(), rtol=1e-14)
+
+
+@pytest.mark.parametrize("C", [1, 2, 3, 7, 8, 15, 16, 17, 31, 33, 1023, 4099])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["index", "prob"])
+def test_vector_tails(C, dtype, kind):
+    """Class counts around every lane width, on the contiguous path (axis -1)
+    and the strided path (classes along axis 0)."""
+    rng = np.random.default_rng(C)
+    x, t, w = _problem(rng, (5, C), 1, kind, dtype)
+    kw = dict(reduction="none", label_smoothing=0.05)
+    ref = cross_entropy_ref(x, t, w, **kw)
+    gref = cross_entropy_grad_ref(x, t, w, **kw)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    for xin, tin, axis in ((x, t, 1), (np.ascontiguousarray(x.T), t if kind == "index" else np.ascontiguousarray(t.T), 0)):
+        v, g = ll.cross_entropy_value_and_grad(xin, tin, w, axis=axis, **kw)
+        np.testing.assert_allclose(v, ref, **tol)
+        np.testing.assert_allclose(g if axis == 1 else g.T, gref, **tol)
+
+
+def test_mixed_layouts_of_input_and_probabilities():
+    rng = np.random.default_rng(8)
+    x, p, w = _problem(rng, (9, 12), 1, "prob")
+    ref = ll.cross_entropy_value_and_grad(x, p, w, reduction="none")
+    for xv, pv in ((x, np.asfortranarray(p)), (np.asfortranarray(x), p), (x, p[:, ::-1][:, ::-1])):
+        v, g = ll.cross_entropy_value_and_grad(xv, pv, w, reduction="none")
+        np.testing.assert_allclose(v, ref[0], rtol=1e-14)
+        np.testing.assert_allclose(g, ref[1], rtol=1e-13, atol=1e-16)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_against_reference(dtype):
+    if dtype == "bfloat16":
+        dtype = pytest.importorskip("ml_dtypes").bfloat16
+    rng = np.random.default_rng(2)
+    x = (rng.standard_normal((6, 9, 3)) * 2).astype(dtype)
+    t = rng.integers(0, 9, (6, 3))
+    x64 = x.astype(np.float64)
+    eps_rel = 2.0 ** -10 if dtype == "float16" else 2.0 ** -7
+    for reduction in REDUCTIONS:
+        v, g = ll.cross_entropy_value_and_grad(x, t, reduction=reduction, label_smoothing=0.1)
+        assert g.dtype == np.dtype(dtype)
+        ref = cross_entropy_ref(x64, t, reduction=reduction, label_smoothing=0.1)
+        np.testing.assert_allclose(np.asarray(v, np.float64), ref, rtol=eps_rel)
+        gref = cross_entropy_grad_ref(x64, t, reduction=reduction, label_smoothing=0.1)
+        np.testing.assert_allclose(g.astype(np.float64), gref, rtol=eps_rel, atol=eps_rel * 1e-2)

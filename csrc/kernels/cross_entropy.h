@@ -269,7 +269,7 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
   const double eps = t.smoothing;
   const F uniform = F(eps / double(C));
   for_row_blocks<W>(r0, r1, [&](int64_t rb, int n) {
-    RowTarget tg[W];
+    RowTarget tg[W]{};  // lanes past n copy lane n - 1 (n >= 1)
     bool any_active = false;
     for (int j = 0; j < W; ++j) {
       const int64_t r = rb + (j < n ? j : n - 1);
