@@ -60,6 +60,8 @@ class _Operands(NamedTuple):
 
 
 _NATIVE = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
+_INT64 = np.dtype(np.int64)
+_UINT64 = np.dtype(np.uint64)
 
 
 def _single_axis_layout(shape: tuple[int, ...], ax: int) -> ClassLayout:
@@ -106,7 +108,7 @@ def _index_target(
     """Class indices as a contiguous int64 row buffer, with the ignore index
     the kernel should use and whether any index can match it."""
     has_ignore = _INT64_MIN <= ignore <= _INT64_MAX
-    if tg.dtype == np.uint64 and tg.size and int(tg.max()) > _INT64_MAX:
+    if tg.dtype == _UINT64 and tg.size and int(tg.max()) > _INT64_MAX:
         # Values beyond int64: only an equally large ignore index may be one.
         big = tg > np.uint64(_INT64_MAX)
         bad = tg[big & (tg != np.uint64(ignore))] if ignore > _INT64_MAX else tg[big]
@@ -118,7 +120,7 @@ def _index_target(
         flat = np.where(big, np.uint64(0), tg).astype(np.int64).reshape(-1)
         flat[big.reshape(-1)] = -1
         return flat, -1, True
-    if tg.dtype == np.int64 and tg.flags.c_contiguous:
+    if tg.dtype == _INT64 and tg.flags.c_contiguous:
         return tg.reshape(-1), ignore, has_ignore
     return np.ascontiguousarray(tg, dtype=np.int64).reshape(-1), ignore, has_ignore
 
@@ -166,7 +168,7 @@ def _operands(
                 f"{func}: target has shape {tg.shape} but input has shape {x.shape}; class "
                 "probabilities must have the shape of input"
             )
-        prob3 = layout.view3(as_float(tg, func, "target", x.dtype))
+        prob3 = as_float(tg, func, "target", x.dtype).reshape(layout.outer, C, layout.inner)
         has_ignore = False
     else:
         want = "integer class indices" if nll else "integer class indices or floating probabilities"
@@ -183,7 +185,7 @@ def _operands(
         # Rounded to the input dtype first, as PyTorch computes with it.
         w = wa.astype(x.dtype).astype(np.float64)
     return _Operands(
-        func, layout.view3(x), layout, index, prob3, w, ignore, has_ignore, eps, red,
+        func, x.reshape(layout.outer, C, layout.inner), layout, index, prob3, w, ignore, has_ignore, eps, red,
         layout.reduced_shape, x.dtype,
     )
 
