@@ -258,6 +258,14 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
 
 // -------------------------------------------------------- strided rows
 
+// The gradient view or, without a gradient, x's geometry, so that a row
+// block over it is well-formed; it is then never written.
+inline MutView3 grad_or_geometry(const CeTask& t) {
+  if (t.grad.data) return t.grad;
+  const View3& x = t.x;
+  return {const_cast<void*>(x.data), x.outer, x.classes, x.inner, x.s_outer, x.s_class, x.s_inner};
+}
+
 // Cross-entropy of blocks of rows, one row per lane (class stride != 1).
 template <class T, Mode M, bool kGrad>
 void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
@@ -298,6 +306,10 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
     const auto special = abs_v(mv) == kInf<F>;  // vmax skips NaN: mv is never NaN
     const V m = special ? V{} : mv;
     const A mwide = widen(m);
+    // As in contig_rows, keep exp(x - m) in the gradient between the passes
+    // when the block's gradient rows load and store as whole vectors.
+    const MutRowBlock<T> gb(grad_or_geometry(t), rb, n);
+    const bool keep_exp = kGrad && sizeof(T) == sizeof(F) && gb.contiguous;
     A ties{}, rest{}, csum{}, cdot{};
     for (int64_t k = 0; k < C; ++k) {
       const V xv = xb.load(k);
@@ -305,6 +317,7 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
       const auto tie = xv == m;
       ties += widen(tie ? splat<V>(F(1)) : V{});
       rest += widen(tie ? V{} : e);
+      if (keep_exp) gb.store(k, e, n);
       if constexpr (M != Mode::index) {
         A coef = acc_splat<A>(t.weight ? t.weight[k] : 1.0);
         if constexpr (M == Mode::prob) coef = acc_mul(coef, widen(qb.load(k) * F(1 - eps) + uniform));
@@ -331,14 +344,13 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
         t.loss[r] = !on ? 0.0 : special[j] ? kNaN<double> : row_loss<M>(s[j], rc[j], x_t[j]);
     }
     if constexpr (kGrad) {
-      const MutRowBlock<T> gb(t.grad, rb, n);
       V mul, sub_scale;
       for (int j = 0; j < W; ++j) {
         mul[j] = F(tg[j].active ? exp_multiplier<M>(s[j], rc[j]) : 0.0);
         sub_scale[j] = F(M == Mode::prob ? rc[j].scale : rc[j].scale * rc[j].b);
       }
       for (int64_t k = 0; k < C; ++k) {
-        V y = exp_diff(xb.load(k), m) * mul;
+        V y = (keep_exp ? gb.load(k) : exp_diff(xb.load(k), m)) * mul;
         if constexpr (M != Mode::index) {
           V coef = splat<V>(F(t.weight ? t.weight[k] : 1.0));
           if constexpr (M == Mode::prob) coef *= qb.load(k) * F(1 - eps) + uniform;
