@@ -326,3 +326,12 @@ def test_half_precision_against_reference(dtype):
         np.testing.assert_allclose(np.asarray(v, np.float64), ref, rtol=eps_rel)
         gref = cross_entropy_grad_ref(x64, t, reduction=reduction, label_smoothing=0.1)
         np.testing.assert_allclose(g.astype(np.float64), gref, rtol=eps_rel, atol=eps_rel * 1e-2)
+
+
+@pytest.mark.parametrize("shape", [(5,), (4, 5), (2, 3, 4), (2, 0, 3, 4), (0, 3)])
+def test_single_axis_layout_is_class_layout(shape):
+    from logitloss._validation import class_layout
+    from logitloss.cross_entropy import _single_axis_layout
+
+    for ax in range(len(shape)):
+        assert _single_axis_layout(shape, ax) == class_layout(shape, (ax,))
