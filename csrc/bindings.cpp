@@ -203,7 +203,9 @@ int64_t cross_entropy(const py::array& x, const py::object& target, const py::ob
   int64_t bad = INT64_MAX;
   t.bad_row = &bad;
   const auto kernel = nll ? kernels().ce.nll_loss : kernels().ce.cross_entropy;
-  run_rows(t, kernel, rows, nll ? 1 : t.x.classes);
+  // NLL and the targets-only pass read O(1) elements per row.
+  const bool per_row_work = nll || (!t.loss && !t.grad.data);
+  run_rows(t, kernel, rows, per_row_work ? 1 : t.x.classes);
   return bad == INT64_MAX ? -1 : bad;
 }
 

@@ -335,3 +335,14 @@ def test_single_axis_layout_is_class_layout(shape):
 
     for ax in range(len(shape)):
         assert _single_axis_layout(shape, ax) == class_layout(shape, (ax,))
+
+
+def test_docstring_examples():
+    import doctest
+    import importlib
+
+    # (logitloss.cross_entropy is the function; the module is in sys.modules)
+    for name in ("logitloss.cross_entropy", "logitloss.losses"):
+        mod = importlib.import_module(name)
+        result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0 and result.attempted > 0, name
