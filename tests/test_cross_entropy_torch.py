@@ -17,10 +17,18 @@ F = torch.nn.functional
 
 SHAPES = [(5,), (4, 5), (3, 5, 4), (2, 5, 3, 2), (0, 5), (4, 1), (3, 17)]
 REDUCTIONS = ("none", "sum", "mean")
-TOL = {
-    np.float64: dict(rtol=1e-11, atol=1e-13),
-    np.float32: dict(rtol=2e-5, atol=1e-6),
-}
+RTOL = {np.float64: 1e-11, np.float32: 2e-5}
+
+
+def _close(ours, theirs, dtype, what):
+    """rtol as the issue states, plus an absolute floor of rtol/10 times the
+    result's magnitude: entries whose exact value is ~0 by cancellation
+    (p_c - q_c with smoothing or probability targets) carry an absolute
+    rounding error of a few eps times that magnitude in both libraries."""
+    theirs = np.asarray(theirs)
+    scale = float(np.max(np.abs(theirs), initial=0.0)) if np.isfinite(theirs).all() else 0.0
+    rtol = RTOL[dtype]
+    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=rtol * 0.1 * scale, err_msg=what)
 
 
 def _class_axis(shape):
@@ -66,7 +74,6 @@ def _grad_output(rng, reduction, loss_shape):
 
 
 def _check(x, target, weight, kw, nll, dtype, rng):
-    tol = TOL[dtype]
     ours = (ll.nll_loss, ll.nll_loss_grad, ll.nll_loss_value_and_grad) if nll else (
         ll.cross_entropy, ll.cross_entropy_grad, ll.cross_entropy_value_and_grad)
     okw = {k: v for k, v in kw.items()}
@@ -82,13 +89,13 @@ def _check(x, target, weight, kw, nll, dtype, rng):
             assert value.shape == tloss.shape
         else:
             assert type(value) is dtype
-        np.testing.assert_allclose(value, tloss, **tol, err_msg=f"value {reduction}")
+        _close(value, tloss, dtype, f"value {reduction}")
         grad = ours[1](x, target, weight, reduction=reduction, grad_output=go, **okw)
         assert grad.dtype == dtype and grad.shape == x.shape
-        np.testing.assert_allclose(grad, tgrad, **tol, err_msg=f"grad {reduction}")
+        _close(grad, tgrad, dtype, f"grad {reduction}")
         v2, g2 = ours[2](x, target, weight, reduction=reduction, **okw)
-        np.testing.assert_allclose(v2, tloss, **tol, err_msg=f"fused value {reduction}")
-        np.testing.assert_allclose(g2, tgrad1, **tol, err_msg=f"fused grad {reduction}")
+        _close(v2, tloss, dtype, f"fused value {reduction}")
+        _close(g2, tgrad1, dtype, f"fused grad {reduction}")
 
 
 CE_INDEX_CASES = list(itertools.product(
@@ -193,8 +200,8 @@ def test_channels_last_axis_matches_moved_torch_call(dtype, kind):
         tl, _, tg = _torch_loss_and_grads(
             np.ascontiguousarray(np.moveaxis(x, -1, 1)), t_torch, weight, kw, None, False)
         v, g = ll.cross_entropy_value_and_grad(x, target, weight, axis=-1, **kw)
-        np.testing.assert_allclose(v, tl, **TOL[dtype])
-        np.testing.assert_allclose(g, np.moveaxis(tg, 1, -1), **TOL[dtype])
+        _close(v, tl, dtype, "value")
+        _close(g, np.moveaxis(tg, 1, -1), dtype, "grad")
 
 
 def test_confident_rows_float32_agree_with_torch_float64():

@@ -154,13 +154,16 @@ inline double target_grad(const Sums& s, const RowCoef& rc, double x_t, double w
   return rc.scale * (rc.a * pm1 + rc.b * (s.coef_sum * p - w_t));
 }
 
-// Multiplier of exp(x_c - m) in the gradient: s (a + b S) / total or s S / total.
+// The gradient row is s (S' p_c - k_c) with S' = a (index), a + b S
+// (smoothed index) or S (probabilities). Index rows have no k_c off the
+// target, so s S' / total multiplies exp(x_c - m) directly; otherwise
+// (exp * (S' / total) - k_c) * s, so that where p_c == q_c exactly (e.g. one
+// class) both products round alike and the gradient is exactly 0.
 template <Mode M>
 inline double exp_multiplier(const Sums& s, const RowCoef& rc) {
-  const double S = M == Mode::prob ? s.coef_sum
-                   : M == Mode::index_smooth ? rc.a + rc.b * s.coef_sum
-                                             : rc.a;
-  return rc.scale * S / s.total();
+  if constexpr (M == Mode::index) return rc.scale * rc.a / s.total();
+  const double S = M == Mode::prob ? s.coef_sum : rc.a + rc.b * s.coef_sum;
+  return S / s.total();
 }
 
 template <class T>
@@ -240,7 +243,8 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
     if (t.loss) t.loss[r] = row_loss<M>(s, rc, x_t);
     if constexpr (kGrad) {
       const V mul = splat<V>(F(exp_multiplier<M>(s, rc)));
-      const F sub_scale = F(M == Mode::prob ? rc.scale : rc.scale * rc.b);
+      const F share = F(rc.b);  // index_smooth: k_c = b w_c
+      const V scale = splat<V>(F(rc.scale));
       for_chunks<W>(C, [&](int64_t k, int64_t n) {
         V e;
         if constexpr (kKeepExp)
@@ -250,8 +254,11 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
         V y = e * mul;
         if constexpr (M != Mode::index) {
           V coef = narrow<V>(load_weights<A>(t.weight, k, n));
-          if constexpr (M == Mode::prob) coef *= load_n<T>(q + k, n, F(0)) * F(1 - eps) + uniform;
-          y -= coef * sub_scale;
+          if constexpr (M == Mode::prob)
+            coef *= load_n<T>(q + k, n, F(0)) * F(1 - eps) + uniform;
+          else
+            coef *= share;
+          y = (y - coef) * scale;
         }
         store_n<T>(g + k, y, n);
       });
@@ -349,17 +356,21 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
         t.loss[r] = !on ? 0.0 : special[j] ? kNaN<double> : row_loss<M>(s[j], rc[j], x_t[j]);
     }
     if constexpr (kGrad) {
-      V mul, sub_scale;
+      V mul, scale;
       for (int j = 0; j < W; ++j) {
         mul[j] = F(tg[j].active ? exp_multiplier<M>(s[j], rc[j]) : 0.0);
-        sub_scale[j] = F(M == Mode::prob ? rc[j].scale : rc[j].scale * rc[j].b);
+        scale[j] = F(rc[j].scale);  // 0 for inactive lanes
       }
+      const F share = F(eps / double(C));
       for (int64_t k = 0; k < C; ++k) {
         V y = (keep_exp ? gb.load(k) : exp_diff(xb.load(k), m)) * mul;
         if constexpr (M != Mode::index) {
           V coef = splat<V>(F(t.weight ? t.weight[k] : 1.0));
-          if constexpr (M == Mode::prob) coef *= qb.load(k) * F(1 - eps) + uniform;
-          y -= coef * sub_scale;
+          if constexpr (M == Mode::prob)
+            coef *= qb.load(k) * F(1 - eps) + uniform;
+          else
+            coef *= share;
+          y = (y - coef) * scale;
         }
         gb.store(k, y, n);
       }
