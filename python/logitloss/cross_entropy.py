@@ -111,7 +111,8 @@ def _index_target(
     if tg.dtype == _UINT64 and tg.size and int(tg.max()) > _INT64_MAX:
         # Values beyond int64: only an equally large ignore index may be one.
         big = tg > np.uint64(_INT64_MAX)
-        bad = tg[big & (tg != np.uint64(ignore))] if ignore > _INT64_MAX else tg[big]
+        in_uint64 = _INT64_MAX < ignore < 2**64
+        bad = tg[big & (tg != np.uint64(ignore))] if in_uint64 else tg[big]
         if bad.size:
             raise IndexError(
                 f"{func}: target {int(bad[0])} is out of range for {classes} classes"
