@@ -152,3 +152,21 @@ def test_loss_object_errors_surface_on_call():
         fn(X, T)
     with pytest.raises(AttributeError):
         fn.nonexistent  # noqa: B018
+
+
+def test_first_out_of_range_target_across_thread_chunks():
+    """Rows are split into chunks run by several threads; the error still
+    names the first offending target in row order."""
+    before = ll.get_num_threads()
+    x = np.zeros((100_000, 2), np.float32)
+    t = np.zeros(100_000, np.int64)
+    t[[20_000, 50_000, 90_000]] = [11, 12, 13]
+    try:
+        ll.set_num_threads(2)
+        for fn in ALL_FUNCS:
+            with pytest.raises(IndexError, match="target 11 is out of range for 2 classes"):
+                fn(x, t)
+            with pytest.raises(IndexError, match="target 11 is out of range for 2 classes"):
+                fn(x, t, reduction="none")
+    finally:
+        ll.set_num_threads(before)

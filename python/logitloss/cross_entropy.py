@@ -173,7 +173,9 @@ def _operands(
         has_ignore = False
     else:
         want = "integer class indices" if nll else "integer class indices or floating probabilities"
-        raise TypeError(f"{func}: target has unsupported dtype {dtype_name(tg.dtype)}; expected {want}")
+        raise TypeError(
+            f"{func}: target has unsupported dtype {dtype_name(tg.dtype)}; expected {want}"
+        )
 
     w = None
     if weight is not None:
@@ -185,9 +187,10 @@ def _operands(
             )
         # Rounded to the input dtype first, as PyTorch computes with it.
         w = wa.astype(x.dtype).astype(np.float64)
+    x3 = x.reshape(layout.outer, C, layout.inner)  # a view unless strides forbid
     return _Operands(
-        func, x.reshape(layout.outer, C, layout.inner), layout, index, prob3, w, ignore, has_ignore, eps, red,
-        layout.reduced_shape, x.dtype,
+        func, x3, layout, index, prob3, w, ignore, has_ignore, eps, red, layout.reduced_shape,
+        x.dtype,
     )
 
 
@@ -206,9 +209,8 @@ def _run(
     )
     if bad >= 0:
         assert op.target is not None
-        raise IndexError(
-            f"{op.func}: target {int(op.target[bad])} is out of range for {op.layout.classes} classes"
-        )
+        value, classes = int(op.target[bad]), op.layout.classes
+        raise IndexError(f"{op.func}: target {value} is out of range for {classes} classes")
 
 
 def _ieee_div(a: float, b: float) -> float:
