@@ -154,6 +154,63 @@ void softmax_grad(const py::array& x, const py::array& g, py::array& out, bool l
   run_rows(t, kernels().softmax_grad, t.x.outer * t.x.inner, t.x.classes);
 }
 
+// --- cross-entropy family ---------------------------------------------------
+
+// A C-contiguous buffer of `n` elements of C++ type E (float64 or int64).
+template <class E>
+E* flat_buffer(const py::object& o, int64_t n, const char* what, bool writable) {
+  if (o.is_none()) return nullptr;
+  py::array a = py::reinterpret_borrow<py::array>(o);
+  if (!py::isinstance<py::array_t<E>>(a) || !(a.flags() & py::array::c_style) || a.size() != n ||
+      (writable && !a.writeable()))
+    throw py::value_error(std::string("logitloss._core: ") + what + " must be a contiguous buffer of " +
+                          std::to_string(n) + " elements of the right dtype");
+  // Inputs may be read-only arrays: the kernels never write through them.
+  return writable ? static_cast<E*>(a.mutable_data()) : const_cast<E*>(static_cast<const E*>(a.data()));
+}
+
+// Runs the cross-entropy (or NLL) kernel; returns the lowest row whose target
+// is out of range, or -1. Outputs that are None are not computed.
+int64_t cross_entropy(const py::array& x, const py::object& target, const py::object& prob,
+                      const py::object& weight, int64_t ignore_index, bool has_ignore,
+                      double smoothing, const py::object& loss, const py::object& target_weight,
+                      const py::object& grad, const py::object& grad_scale, double grad_scalar,
+                      bool nll) {
+  CeTask t{};
+  t.dtype = dtype_of(x);
+  t.x = in_view(x, "x");
+  const int64_t rows = t.x.outer * t.x.inner;
+  t.target = flat_buffer<int64_t>(target, rows, "target", false);
+  t.prob = optional_view(prob, x, "prob");
+  if ((t.target == nullptr) == (t.prob.data == nullptr) || (nll && !t.target))
+    throw py::value_error("logitloss._core: give exactly one of target and prob");
+  t.weight = flat_buffer<double>(weight, t.x.classes, "weight", false);
+  t.ignore_index = ignore_index;
+  t.has_ignore = has_ignore;
+  if (!(smoothing >= 0 && smoothing <= 1))
+    throw py::value_error("logitloss._core: smoothing must be in [0, 1]");
+  t.smoothing = smoothing;
+  t.loss = flat_buffer<double>(loss, rows, "loss", true);
+  t.target_weight = flat_buffer<double>(target_weight, rows, "target_weight", true);
+  py::array g;
+  if (!grad.is_none()) {
+    g = py::reinterpret_borrow<py::array>(grad);
+    require_same_dtype(g, x, "grad");
+    t.grad = out_view(g, x, "grad");
+  }
+  t.grad_scale = flat_buffer<double>(grad_scale, rows, "grad_scale", false);
+  t.grad_scalar = grad_scalar;
+  int64_t bad = INT64_MAX;
+  t.bad_row = &bad;
+  const auto kernel = nll ? kernels().ce.nll_loss : kernels().ce.cross_entropy;
+  // NLL and the targets-only pass read O(1) elements per row.
+  const bool per_row_work = nll || (!t.loss && !t.grad.data);
+  run_rows(t, kernel, rows, per_row_work ? 1 : t.x.classes);
+  return bad == INT64_MAX ? -1 : bad;
+}
+
+// --- end cross-entropy family -----------------------------------------------
+
 std::string compiler() {
 #if defined(__clang__)
   return "clang " __clang_version__;
@@ -174,6 +231,12 @@ PYBIND11_MODULE(_core, m) {
   m.def("softmax", &softmax, py::arg("x"), py::arg("out"), py::arg("log"));
   m.def("logsumexp_grad", &logsumexp_grad, py::arg("x"), py::arg("b"), py::arg("g"), py::arg("out"));
   m.def("softmax_grad", &softmax_grad, py::arg("x"), py::arg("g"), py::arg("out"), py::arg("log"));
+  // --- cross-entropy family
+  m.def("cross_entropy", &cross_entropy, py::arg("x"), py::arg("target"), py::arg("prob"),
+        py::arg("weight"), py::arg("ignore_index"), py::arg("has_ignore"), py::arg("smoothing"),
+        py::arg("loss"), py::arg("target_weight"), py::arg("grad"), py::arg("grad_scale"),
+        py::arg("grad_scalar"), py::arg("nll"));
+  // --- end cross-entropy family
   m.def("get_num_threads", &get_num_threads);
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("simd_levels_built", &simd_levels_built);

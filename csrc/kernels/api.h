@@ -65,6 +65,38 @@ struct SoftmaxGradTask {
   MutView3 out;
 };
 
+// --- cross-entropy family -------------------------------------------------
+// Softmax cross-entropy (input: logits) or NLL (input: log-probabilities)
+// with PyTorch's options, over the class axis. Per row r: the loss (in
+// double, before any reduction), the target's weight w_t (0 when ignored:
+// the 'mean' denominator) and, when `grad.data` is set, the gradient scaled
+// by grad_scale[r] (or grad_scalar). Any output may be absent; with no loss
+// and no grad only the targets are read. See Note [Stable cross-entropy].
+struct CeTask {
+  DType dtype;
+  View3 x;
+  const int64_t* target = nullptr;  // per row class index; null: probabilities
+  View3 prob;                        // probability targets shaped like x
+  const double* weight = nullptr;    // (classes,) or null (all ones)
+  int64_t ignore_index = 0;
+  bool has_ignore = false;           // false: no index is ignored
+  double smoothing = 0;              // label smoothing in [0, 1]
+  double* loss = nullptr;            // per row, or null
+  double* target_weight = nullptr;   // per row, or null
+  MutView3 grad;                     // NLL: must be zero-filled by the caller
+  const double* grad_scale = nullptr;  // per row; null: grad_scalar
+  double grad_scalar = 1;
+  // Lowest row whose target is neither ignored nor in [0, classes); the
+  // caller initialises it to INT64_MAX. Such rows are skipped (loss 0).
+  int64_t* bad_row = nullptr;
+};
+
+struct CeKernels {
+  void (*cross_entropy)(const CeTask&, int64_t row_begin, int64_t row_end) noexcept;
+  void (*nll_loss)(const CeTask&, int64_t row_begin, int64_t row_end) noexcept;
+};
+// --- end cross-entropy family ---------------------------------------------
+
 // One ISA build's kernels. Each runs rows [row_begin, row_end).
 struct KernelTable {
   const char* isa;
@@ -72,6 +104,7 @@ struct KernelTable {
   void (*softmax)(const SoftmaxTask&, int64_t row_begin, int64_t row_end) noexcept;
   void (*logsumexp_grad)(const LseGradTask&, int64_t row_begin, int64_t row_end) noexcept;
   void (*softmax_grad)(const SoftmaxGradTask&, int64_t row_begin, int64_t row_end) noexcept;
+  CeKernels ce;  // cross-entropy family
 };
 
 }  // namespace logitloss

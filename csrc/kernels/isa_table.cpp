@@ -2,6 +2,9 @@
 // with that level's -m flags and defines LL_ISA (the namespace, e.g. avx2),
 // LL_VEC_BYTES and LL_TABLE_NAME (the exported table's symbol).
 #include "logsumexp.h"
+// --- cross-entropy family
+#include "cross_entropy.h"
+// --- end cross-entropy family
 
 namespace logitloss {
 namespace LL_ISA {
@@ -35,6 +38,16 @@ void softmax_grad(const SoftmaxGradTask& t, int64_t r0, int64_t r1) noexcept {
   with_dtype(t.dtype, [&](auto tag) { softmax_grad_rows<typename decltype(tag)::type>(t, r0, r1); });
 }
 
+// --- cross-entropy family
+void cross_entropy(const CeTask& t, int64_t r0, int64_t r1) noexcept {
+  with_dtype(t.dtype, [&](auto tag) { cross_entropy_rows<typename decltype(tag)::type>(t, r0, r1); });
+}
+
+void nll_loss(const CeTask& t, int64_t r0, int64_t r1) noexcept {
+  with_dtype(t.dtype, [&](auto tag) { nll_rows<typename decltype(tag)::type>(t, r0, r1); });
+}
+// --- end cross-entropy family
+
 }  // namespace
 }  // namespace LL_ISA
 
@@ -48,6 +61,7 @@ const KernelTable LL_TABLE_NAME = {
     &LL_ISA::softmax,
     &LL_ISA::logsumexp_grad,
     &LL_ISA::softmax_grad,
+    {&LL_ISA::cross_entropy, &LL_ISA::nll_loss},  // cross-entropy family
 };
 
 }  // namespace logitloss

@@ -13,6 +13,17 @@ from .logsumexp import (
     softmax,
     softmax_grad,
 )
+# --- cross-entropy family
+from .cross_entropy import (
+    cross_entropy,
+    cross_entropy_grad,
+    cross_entropy_value_and_grad,
+    nll_loss,
+    nll_loss_grad,
+    nll_loss_value_and_grad,
+)
+from .losses import CrossEntropyLoss, NLLLoss
+# --- end cross-entropy family
 from .runtime import _configure_from_environment, build_info, get_num_threads, set_num_threads
 
 try:
@@ -28,6 +39,16 @@ __all__ = [
     "logsumexp_grad",
     "log_softmax_grad",
     "softmax_grad",
+    # --- cross-entropy family
+    "cross_entropy",
+    "cross_entropy_grad",
+    "cross_entropy_value_and_grad",
+    "nll_loss",
+    "nll_loss_grad",
+    "nll_loss_value_and_grad",
+    "CrossEntropyLoss",
+    "NLLLoss",
+    # --- end cross-entropy family
     "get_num_threads",
     "set_num_threads",
     "build_info",
