@@ -2,6 +2,7 @@
 // with that level's -m flags and defines LL_ISA (the namespace, e.g. avx2),
 // LL_VEC_BYTES and LL_TABLE_NAME (the exported table's symbol).
 #include "logsumexp.h"
+#include "binary_loss.h"  // issue 4
 
 namespace logitloss {
 namespace LL_ISA {
@@ -35,6 +36,18 @@ void softmax_grad(const SoftmaxGradTask& t, int64_t r0, int64_t r1) noexcept {
   with_dtype(t.dtype, [&](auto tag) { softmax_grad_rows<typename decltype(tag)::type>(t, r0, r1); });
 }
 
+// issue 4: elementwise losses and test-only vector math.
+void binary_loss(const BinaryLossTask& t, int64_t b0, int64_t b1) noexcept {
+  with_dtype(t.dtype, [&](auto tag) { binary_loss_rows<typename decltype(tag)::type>(t, b0, b1); });
+}
+
+void vector_math(const VecMathTask& t, int64_t i0, int64_t i1) noexcept {
+  if (t.dtype == DType::f32)
+    vector_math_range<float>(t, i0, i1);
+  else if (t.dtype == DType::f64)
+    vector_math_range<double>(t, i0, i1);
+}
+
 }  // namespace
 }  // namespace LL_ISA
 
@@ -48,6 +61,8 @@ const KernelTable LL_TABLE_NAME = {
     &LL_ISA::softmax,
     &LL_ISA::logsumexp_grad,
     &LL_ISA::softmax_grad,
+    &LL_ISA::binary_loss,  // issue 4
+    &LL_ISA::vector_math,  // issue 4
 };
 
 }  // namespace logitloss
