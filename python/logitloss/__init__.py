@@ -13,6 +13,18 @@ from .logsumexp import (
     softmax,
     softmax_grad,
 )
+# --- issue 4: BCE-with-logits and sigmoid focal loss
+from .binary import (
+    binary_cross_entropy_with_logits,
+    binary_cross_entropy_with_logits_grad,
+    binary_cross_entropy_with_logits_value_and_grad,
+    sigmoid_focal_loss,
+    sigmoid_focal_loss_grad,
+    sigmoid_focal_loss_value_and_grad,
+)
+from .losses import BCEWithLogitsLoss
+
+# ---
 from .runtime import _configure_from_environment, build_info, get_num_threads, set_num_threads
 
 try:
@@ -31,6 +43,14 @@ __all__ = [
     "get_num_threads",
     "set_num_threads",
     "build_info",
+    # issue 4
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy_with_logits_grad",
+    "binary_cross_entropy_with_logits_value_and_grad",
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_grad",
+    "sigmoid_focal_loss_value_and_grad",
+    "BCEWithLogitsLoss",
 ]
 
 _configure_from_environment()
