@@ -68,7 +68,7 @@ struct FocalOp {
     V d = dce * mg;
     if (gamma != 0) {
       const V dm = p * q * (one - F(2) * y);
-      d = d + ce * F(gamma) * pow_v(m, gamma - 1, gamma_int) * dm;
+      d = d + ce * (F(gamma) * pow_v(m, gamma - 1, gamma_int) * dm);  // dm == 0 beats ce * gamma overflow
     }
     dx = at * d;
   }
