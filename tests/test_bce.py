@@ -249,6 +249,27 @@ def test_strided_fortran_readonly_and_transposed() -> None:
     assert not xf.flags.writeable
 
 
+def test_negative_strides_and_torch_tensors() -> None:
+    torch = pytest.importorskip("torch")
+    x, y, _ = _data((8, 6), "float64", seed=3)
+    w = np.linspace(1, 2, 6)
+    ref = ll.binary_cross_entropy_with_logits(x, y, w, reduction="none")
+    got = ll.binary_cross_entropy_with_logits(x[::-1, ::-1], y[::-1, ::-1], w[::-1],
+                                              reduction="none")
+    np.testing.assert_array_equal(got, ref[::-1, ::-1])
+    got = ll.binary_cross_entropy_with_logits(torch.tensor(x), torch.tensor(y), torch.tensor(w),
+                                              reduction="none")
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_float16_sum_overflows_to_inf_like_torch() -> None:
+    x = np.full(40000, -3.0, np.float16)
+    y = np.ones(40000, np.float16)
+    total = ll.binary_cross_entropy_with_logits(x, y, reduction="sum")
+    assert total.dtype == np.float16 and np.isinf(total)
+    assert np.isfinite(ll.binary_cross_entropy_with_logits(x, y))
+
+
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_16bit_input(dtype: str) -> None:
     dt = np.dtype(getattr(ml_dtypes, dtype)) if dtype == "bfloat16" else np.dtype(dtype)

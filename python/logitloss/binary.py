@@ -205,7 +205,8 @@ def _run(
             total = float(np.sum(partials))  # fixed (pairwise) order
             if reduction == "mean":
                 total = total / size if size else float("nan")
-            loss = dtype.type(total)
+            with np.errstate(over="ignore"):  # float16 sums beyond 65504 are inf, as torch
+                loss = dtype.type(total)
     return loss, grad
 
 
