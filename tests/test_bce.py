@@ -417,3 +417,32 @@ def test_property_nonnegative(x: np.ndarray, data) -> None:  # type: ignore[no-u
     x32[~np.isfinite(x32)] = 0
     l32 = ll.binary_cross_entropy_with_logits(x32, y.astype(np.float32), reduction="none")
     assert (l32 >= 0).all()
+
+
+def test_value_and_grad_allocates_only_the_gradient() -> None:
+    tracemalloc = pytest.importorskip("tracemalloc")
+    x, y, _ = _data((1000, 500), "float64", seed=8)
+    pw = np.linspace(0.5, 2, 500)
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        loss, grad = ll.binary_cross_entropy_with_logits_value_and_grad(x, y, pos_weight=pw)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The gradient (traced: NumPy reports its buffers) plus small bookkeeping.
+    assert grad.nbytes <= peak < grad.nbytes * 1.1
+
+
+def test_concurrent_python_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    x, y, _ = _data((200, 333), "float32", seed=12)
+    ref = ll.binary_cross_entropy_with_logits_value_and_grad(x, y, reduction="sum")
+    with ThreadPoolExecutor(4) as ex:
+        results = list(ex.map(
+            lambda _: ll.binary_cross_entropy_with_logits_value_and_grad(x, y, reduction="sum"),
+            range(8)))
+    for loss, grad in results:
+        assert loss.tobytes() == ref[0].tobytes()
+        np.testing.assert_array_equal(grad, ref[1])
