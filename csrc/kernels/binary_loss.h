@@ -48,15 +48,15 @@ inline void store_run(const MutView3& v, int64_t o, int64_t m, int64_t i, int64_
   for (int64_t j = 0; j < n; ++j) p[(k + j) * v.s_inner] = from_compute<T>(val[j]);
 }
 
-template <class T, class Op>
+// kLoss / kGrad: whether the loss (elementwise or per-block sums) and the
+// gradient are wanted; compile-time so unused arithmetic is dropped.
+template <class T, bool kLoss, bool kGrad, class Op>
 void binary_loss_blocks(const BinaryLossTask& t, const Op& op, int64_t b0, int64_t b1) noexcept {
   using F = compute_t<T>;
   using V = vec_t<F>;
   using A = acc_t<V>;
   constexpr int W = lanes_v<V>;
   const int64_t mid = t.x.classes, inner = t.x.inner;
-  const bool want_loss = t.loss_out.data != nullptr || t.partials != nullptr;
-  const bool want_grad = t.grad_out.data != nullptr;
   V lane_index;
   for (int j = 0; j < W; ++j) lane_index[j] = F(j);
   const V g_scalar = splat<V>(F(t.g_scalar));
@@ -81,12 +81,12 @@ void binary_loss_blocks(const BinaryLossTask& t, const Op& op, int64_t b0, int64
           loss = loss * w;
           dx = dx * w;
         }
-        if (want_loss) {
+        if (kLoss) {
           if (t.loss_out.data) store_run<T>(t.loss_out, o, m, i, k, loss, n);
           if (n < W) loss = lane_index < F(n) ? loss : V{};
           acc += widen(loss);
         }
-        if (want_grad) {
+        if (kGrad) {
           const V g = t.g.data ? gr.load(k, n, F(0)) : g_scalar;
           store_run<T>(t.grad_out, o, m, i, k, dx * g, n);
         }
@@ -99,12 +99,24 @@ void binary_loss_blocks(const BinaryLossTask& t, const Op& op, int64_t b0, int64
   }
 }
 
+template <class T, class Op>
+void binary_loss_dispatch(const BinaryLossTask& t, const Op& op, int64_t b0, int64_t b1) noexcept {
+  const bool loss = t.loss_out.data != nullptr || t.partials != nullptr;
+  const bool grad = t.grad_out.data != nullptr;
+  if (loss && grad)
+    binary_loss_blocks<T, true, true>(t, op, b0, b1);
+  else if (grad)
+    binary_loss_blocks<T, false, true>(t, op, b0, b1);
+  else
+    binary_loss_blocks<T, true, false>(t, op, b0, b1);
+}
+
 template <class T>
 void binary_loss_rows(const BinaryLossTask& t, int64_t b0, int64_t b1) noexcept {
   if (t.loss == BinaryLoss::bce)
-    binary_loss_blocks<T>(t, BceOp{}, b0, b1);
+    binary_loss_dispatch<T>(t, BceOp{}, b0, b1);
   else
-    binary_loss_blocks<T>(t, FocalOp(t.alpha, t.gamma), b0, b1);
+    binary_loss_dispatch<T>(t, FocalOp(t.alpha, t.gamma), b0, b1);
 }
 
 // Test-only elementwise vector math (tests/test_simd_math_log.py).
