@@ -53,6 +53,17 @@ def _torch_bce(x, y, w, pw, reduction, g):  # type: ignore[no-untyped-def]
     return loss.detach().numpy(), tx.grad.numpy()
 
 
+def _same(got, want) -> None:  # type: ignore[no-untyped-def]
+    """Equal up to a few ULP of the dtype (fused vs separate kernels)."""
+    # Absolute part: the gradient is a difference of terms of the size of the
+    # largest entry (cancellation), so an ULP of those terms.
+    want = np.asarray(want, np.float64)
+    eps = float(np.finfo(np.asarray(got).dtype).eps)
+    scale = float(np.abs(want).max()) if want.size else 0.0
+    np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=4 * eps,
+                               atol=4 * eps * scale)
+
+
 def _close(got, want, dtype: str, scale: float = 1.0) -> None:  # type: ignore[no-untyped-def]
     got = np.asarray(got, np.float64)
     want = np.asarray(want, np.float64)
@@ -95,10 +106,12 @@ def test_against_torch(shape, dtype, w_kind, pw_kind, reduction) -> None:  # typ
     assert grad.shape == shape
     _close(loss, want_loss, dtype, scale=1.0)
     _close(grad, want_grad, dtype, scale=1.0 / max(1, x.size) if reduction == "mean" else 1.0)
-    # value_and_grad: same loss bits; gradient for grad_output = default.
-    np.testing.assert_array_equal(vloss, loss)
-    ref_grad = ll.binary_cross_entropy_with_logits_grad(x, y, w, pos_weight=pw, reduction=reduction)
-    np.testing.assert_array_equal(vgrad, ref_grad)
+    # value_and_grad: the fused pass is a separately compiled kernel, whose
+    # FMA contractions may differ from the loss-only / grad-only ones by an
+    # ULP or so; the gradient is for grad_output = default.
+    _same(vloss, loss)
+    _same(vgrad, ll.binary_cross_entropy_with_logits_grad(x, y, w, pos_weight=pw,
+                                                          reduction=reduction))
 
 
 def test_empty_follows_torch() -> None:

@@ -64,8 +64,14 @@ def test_against_torchvision_formula(shape, dtype, alpha, gamma, reduction) -> N
     gscale = 1.0 / max(x.size, 1) if reduction == "mean" else 1.0
     np.testing.assert_allclose(grad.astype(np.float64), want_grad, rtol=rtol,
                                atol=rtol * 1e-2 * gscale)
-    np.testing.assert_array_equal(vloss, loss)
-    np.testing.assert_array_equal(vgrad, ll.sigmoid_focal_loss_grad(x, y, alpha, gamma, reduction))
+    # The fused kernel may contract to FMAs differently: equal to a few ULP.
+    eps = float(np.finfo(dtype).eps)
+    for got, want in ((vloss, loss), (vgrad, ll.sigmoid_focal_loss_grad(x, y, alpha, gamma,
+                                                                        reduction))):
+        want = np.asarray(want, np.float64)
+        scale = float(np.abs(want).max()) if want.size else 0.0
+        np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=4 * eps,
+                                   atol=4 * eps * scale)
 
 
 def test_defaults_are_torchvision() -> None:
