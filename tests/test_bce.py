@@ -248,18 +248,36 @@ def test_strided_fortran_readonly_and_transposed() -> None:
     rng = np.random.default_rng(9)
     base = rng.normal(size=(6, 8, 5, 4)) * 3
     y = rng.uniform(size=(6, 8, 5, 4))
-    ref = ll.binary_cross_entropy_with_logits(base, y, np.arange(1, 5.0), reduction="none")
+    w = np.arange(1, 5.0)
+    ref = ll.binary_cross_entropy_with_logits(base, y, w, reduction="none")
+    ref_grad = ll.binary_cross_entropy_with_logits_grad(base, y, w, reduction="none")
     xf = np.asfortranarray(base)
     xf.flags.writeable = False
-    got = ll.binary_cross_entropy_with_logits(xf, y, np.arange(1, 5.0), reduction="none")
+    got, grad = ll.binary_cross_entropy_with_logits_value_and_grad(xf, y, w, reduction="none")
     np.testing.assert_array_equal(got, ref)
-    # A transposed 4-D input and a strided target: the contiguous fallback.
+    _same(grad, ref_grad)
+    assert grad.flags.f_contiguous  # outputs follow the input's memory order
+    # A transposed 4-D input.
     xt = base.transpose(2, 0, 3, 1).copy().transpose(1, 3, 0, 2)
-    yt = np.zeros((6, 16, 5, 4))[:, ::2]
-    yt[...] = y
-    got = ll.binary_cross_entropy_with_logits(xt, yt, np.arange(1, 5.0), reduction="none")
+    got = ll.binary_cross_entropy_with_logits(xt, y, w, reduction="none")
     np.testing.assert_array_equal(got, ref)
+    # Every dimension strided in the target: the contiguous-copy fallback.
+    yt = np.zeros((12, 16, 10, 8))[::2, ::2, ::2, ::2]
+    yt[...] = y
+    got = ll.binary_cross_entropy_with_logits(xt, yt, w, reduction="none")
+    np.testing.assert_array_equal(got, ref)
+    total = ll.binary_cross_entropy_with_logits(xt, yt, w, reduction="sum")
+    np.testing.assert_allclose(total, ref.sum(), rtol=1e-14)
     assert not xf.flags.writeable
+
+
+def test_zero_stride_input() -> None:
+    x = np.broadcast_to(np.array([1.0, -2.0, 3.0]), (4, 3))
+    y = np.broadcast_to(np.array([[1.0], [0.0], [0.5], [1.0]]), (4, 3))
+    got, grad = ll.binary_cross_entropy_with_logits_value_and_grad(x, y, reduction="none")
+    ref = np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
+    np.testing.assert_allclose(got, ref, rtol=1e-15)
+    np.testing.assert_allclose(grad, 1 / (1 + np.exp(-x)) - y, rtol=1e-14, atol=1e-16)
 
 
 def test_negative_strides_and_torch_tensors() -> None:

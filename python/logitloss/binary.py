@@ -111,30 +111,43 @@ def _merged_layout(
     return (1,) * pad + tuple(mshape), [(0,) * pad + tuple(ms) for ms in mstrides]
 
 
-def _views3(arrays: list[np.ndarray | None], shape: tuple[int, ...]) -> list[np.ndarray | None]:
-    """The arrays (all of `shape`) as 3-D views for the kernel, in order;
-    None stays None."""
-    present = [a for a in arrays if a is not None]
-    layout = _merged_layout(shape, present)
+class _KernelViews(NamedTuple):
+    inputs: list[np.ndarray | None]  # 3-D views of the inputs, in order
+    outputs: list[np.ndarray]  # 3-D writable views of the new outputs
+    results: list[np.ndarray]  # the outputs as the user sees them (input's shape)
+
+
+def _kernel_views(
+    inputs: list[np.ndarray | None], n_outputs: int, dtype: np.dtype
+) -> _KernelViews:
+    """3-D views of `inputs` (all of the first one's shape) and `n_outputs`
+    new arrays of that shape, for the kernel."""
+    x = inputs[0]
+    assert x is not None
+    shape = x.shape
+    # Walk memory in the input's order, like NumPy's order='K': axes sorted
+    # by decreasing |stride|, so a Fortran-ordered or transposed input still
+    # gives long unit-stride runs. Outputs are C-contiguous in that order.
+    perm = sorted(range(len(shape)), key=lambda d: -abs(x.strides[d]))
+    pshape = tuple(shape[d] for d in perm)
+    ins = [None if a is None else a.transpose(perm) for a in inputs]
+    outs = [np.empty(pshape, dtype) for _ in range(n_outputs)]
+    results = [o.transpose(np.argsort(perm)) for o in outs]
+    layout = _merged_layout(pshape, [a for a in ins if a is not None] + outs)
     if layout is None:
         # An exotic layout (more than three unmergeable strided dimensions,
-        # e.g. a transposed 4-D input): fall back to C-contiguous copies of
-        # every operand, broadcast weights included, so one dimension remains.
-        present = [np.ascontiguousarray(a) for a in present]
-        layout = _merged_layout(shape, present)
+        # e.g. a 4-D input with two axes swapped and a weight broadcast over
+        # another): fall back to C-contiguous copies of the inputs, broadcast
+        # weights included, so everything merges into one dimension.
+        ins = [None if a is None else np.ascontiguousarray(a) for a in ins]
+        layout = _merged_layout(pshape, [a for a in ins if a is not None] + outs)
         assert layout is not None
-        copies = iter(present)
-        arrays = [None if a is None else next(copies) for a in arrays]
-        present = [a for a in arrays if a is not None]
     mshape, mstrides = layout
     strides = iter(mstrides)
-    out: list[np.ndarray | None] = []
-    for a in arrays:
-        if a is None:
-            out.append(None)
-            continue
-        out.append(as_strided(a, mshape, next(strides), writeable=a.flags.writeable))
-    return out
+    in3 = [None if a is None else as_strided(a, mshape, next(strides), writeable=False)
+           for a in ins]
+    out3 = [as_strided(o, mshape, next(strides), writeable=True) for o in outs]
+    return _KernelViews(in3, out3, results)
 
 
 def _grad_output(
@@ -182,18 +195,22 @@ def _run(
     x = ops.x
     shape, dtype = x.shape, x.dtype
     size = x.size
-    loss_out = np.empty(shape, dtype) if want_loss and reduction == "none" else None
+    want_none_loss = want_loss and reduction == "none"
     partials = None
     if want_loss and reduction != "none":
         partials = np.zeros(_core.binary_loss_blocks(size), np.float64)
-    grad = np.empty(shape, dtype) if want_grad else None
     g, g_scalar = (None, 1.0)
     if want_grad:
         g, g_scalar = _grad_output(func, grad_output, reduction, shape, dtype)
+    n_out = int(want_none_loss) + int(want_grad)
+    views = _kernel_views([x, ops.y, ops.w, ops.pw, g], n_out, dtype)
+    vx, vy, vw, vpw, vg = views.inputs
+    outs, results = iter(views.outputs), iter(views.results)
+    vl = next(outs) if want_none_loss else None
+    loss_out = next(results) if want_none_loss else None
+    vgrad = next(outs) if want_grad else None
+    grad = next(results) if want_grad else None
     if size:
-        vx, vy, vw, vpw, vl, vgrad, vg = _views3(
-            [x, ops.y, ops.w, ops.pw, loss_out, grad, g], shape
-        )
         _core.binary_loss(kind, vx, vy, vw, vpw, float(alpha), float(gamma),
                           vl, partials, vgrad, vg, g_scalar)
     loss: Any = None
