@@ -8,8 +8,6 @@ import pytest
 import logitloss as ll
 from logitloss import _core
 
-ml_dtypes = pytest.importorskip("ml_dtypes")
-
 F32_MAX = float(np.finfo(np.float32).max)
 SHAPES = [(7,), (6, 5), (3, 4, 5, 6), (0,), (0, 3), (4, 0, 2, 2)]
 DTYPES = ["float32", "float64", "float16"]
@@ -303,6 +301,7 @@ def test_float16_sum_overflows_to_inf_like_torch() -> None:
 
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 def test_16bit_input(dtype: str) -> None:
+    ml_dtypes = pytest.importorskip("ml_dtypes")
     dt = np.dtype(getattr(ml_dtypes, dtype)) if dtype == "bfloat16" else np.dtype(dtype)
     x64, y64, _ = _data((5, 9), "float64")
     x, y = x64.astype(dt), y64.astype(dt)
@@ -422,32 +421,6 @@ def test_grad_output_errors() -> None:
         f(x, x, reduction="mean", grad_output=np.ones(3))
     with pytest.raises(TypeError, match="grad_output has unsupported dtype"):
         f(x, x, reduction="sum", grad_output=1j)
-
-
-hypothesis = pytest.importorskip("hypothesis")
-hnp = pytest.importorskip("hypothesis.extra.numpy")
-st = hypothesis.strategies
-
-
-@hypothesis.settings(max_examples=60, deadline=None)
-@hypothesis.given(
-    x=hnp.arrays(np.float64, st.integers(1, 40),
-                 elements=st.floats(-1e300, 1e300, allow_nan=False)),
-    data=st.data(),
-)
-def test_property_nonnegative(x: np.ndarray, data) -> None:  # type: ignore[no-untyped-def]
-    n = x.shape
-    y = data.draw(hnp.arrays(np.float64, n, elements=st.floats(0, 1)))
-    pw = data.draw(hnp.arrays(np.float64, n, elements=st.floats(0, 100)))
-    loss, grad = ll.binary_cross_entropy_with_logits_value_and_grad(
-        x, y, pos_weight=pw, reduction="none")
-    assert (loss >= 0).all()
-    assert np.isfinite(grad).all()
-    with np.errstate(over="ignore"):
-        x32 = x.astype(np.float32)
-    x32[~np.isfinite(x32)] = 0
-    l32 = ll.binary_cross_entropy_with_logits(x32, y.astype(np.float32), reduction="none")
-    assert (l32 >= 0).all()
 
 
 def test_value_and_grad_allocates_only_the_gradient() -> None:

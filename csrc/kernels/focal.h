@@ -8,7 +8,9 @@
 // the stable BCE of Note [Stable BCE with logits] (pos_weight 1).
 // Gradient: with m = 1 - p_t, dm/dx = p * (1 - p) * (1 - 2y) and
 // dce/dx = p - y, dl/dx = a_t * (dce * m^gamma + ce * gamma * m^(gamma-1) * dm)
-// (the second term is dropped for gamma == 0, as autograd's pow does).
+// (the second term is dropped for gamma == 0, as autograd's pow does, and
+// is 0 where dm == 0: for gamma < 1 and an underflowed p autograd returns
+// NaN (inf * 0); the limit is 0).
 // m^gamma: integer |gamma| <= 64 by repeated squaring (relative error about
 // 2 * log2|gamma| ULP), otherwise exp(gamma * log|m|) (relative error about
 // (|gamma * log m| + 2) ULP); 0^gamma = 0 for gamma > 0, a negative m (soft
@@ -68,7 +70,11 @@ struct FocalOp {
     V d = dce * mg;
     if (gamma != 0) {
       const V dm = p * q * (one - F(2) * y);
-      d = d + ce * (F(gamma) * pow_v(m, gamma - 1, gamma_int) * dm);  // dm == 0 beats ce * gamma overflow
+      // dm == 0 (p or 1 - p underflowed, or y == 1/2) makes the term 0:
+      // its limit, where m^(gamma-1) = 0^(gamma-1) would give inf * 0.
+      // Bracketed so that ce * gamma cannot overflow first.
+      const V t2 = ce * (F(gamma) * pow_v(m, gamma - 1, gamma_int) * dm);
+      d = d + (dm == V{} ? V{} : t2);
     }
     dx = at * d;
   }
