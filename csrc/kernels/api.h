@@ -97,6 +97,40 @@ struct CeKernels {
 };
 // --- end cross-entropy family ---------------------------------------------
 
+// --- binary losses: BCE-with-logits, sigmoid focal loss ------------------
+// BCE-with-logits and sigmoid focal loss. Every operand is a strided view of
+// the same (outer, mid, inner) shape (broadcast operands have zero strides);
+// elements are numbered in C order of that shape and processed in FIXED
+// blocks of `block` elements (the kernels' work unit), so per-block partial
+// sums never depend on the thread split.
+enum class VecMathOp : int32_t { log = 0, log1p = 1 };
+
+// Test-only: out[i] = op(x[i]) with the ISA's vector math, contiguous n.
+struct VecMathTask {
+  DType dtype;  // f32 or f64 only
+  VecMathOp op;
+  const void* x;
+  void* out;
+  int64_t n;
+};
+
+enum class BinaryLoss : int32_t { bce = 0, focal = 1 };
+
+struct BinaryLossTask {
+  DType dtype;
+  BinaryLoss loss;
+  int64_t size = 0;        // outer * mid * inner
+  int64_t block = 0;       // elements per work unit
+  View3 x, y;              // input, target
+  View3 w, pw;             // optional (bce only): weight, pos_weight
+  double alpha = 0, gamma = 0;  // focal only
+  MutView3 loss_out;       // optional: elementwise loss ('none')
+  double* partials = nullptr;   // optional: per-block loss sums, in double
+  MutView3 grad_out;       // optional: gradient
+  View3 g;                 // optional: elementwise grad_output ('none')
+  double g_scalar = 1.0;   // grad_output factor when g is absent
+};
+
 // One ISA build's kernels. Each runs rows [row_begin, row_end).
 struct KernelTable {
   const char* isa;
@@ -105,6 +139,10 @@ struct KernelTable {
   void (*logsumexp_grad)(const LseGradTask&, int64_t row_begin, int64_t row_end) noexcept;
   void (*softmax_grad)(const SoftmaxGradTask&, int64_t row_begin, int64_t row_end) noexcept;
   CeKernels ce;  // cross-entropy family
+  // Binary losses run blocks [begin, end); vector_math runs
+  // elements [begin, end).
+  void (*binary_loss)(const BinaryLossTask&, int64_t block_begin, int64_t block_end) noexcept;
+  void (*vector_math)(const VecMathTask&, int64_t begin, int64_t end) noexcept;
 };
 
 }  // namespace logitloss

@@ -5,6 +5,7 @@
 // --- cross-entropy family
 #include "cross_entropy.h"
 // --- end cross-entropy family
+#include "binary_loss.h"
 
 namespace logitloss {
 namespace LL_ISA {
@@ -47,6 +48,17 @@ void nll_loss(const CeTask& t, int64_t r0, int64_t r1) noexcept {
   with_dtype(t.dtype, [&](auto tag) { nll_rows<typename decltype(tag)::type>(t, r0, r1); });
 }
 // --- end cross-entropy family
+// --- binary losses and test-only vector math
+void binary_loss(const BinaryLossTask& t, int64_t b0, int64_t b1) noexcept {
+  with_dtype(t.dtype, [&](auto tag) { binary_loss_rows<typename decltype(tag)::type>(t, b0, b1); });
+}
+
+void vector_math(const VecMathTask& t, int64_t i0, int64_t i1) noexcept {
+  if (t.dtype == DType::f32)
+    vector_math_range<float>(t, i0, i1);
+  else if (t.dtype == DType::f64)
+    vector_math_range<double>(t, i0, i1);
+}
 
 }  // namespace
 }  // namespace LL_ISA
@@ -62,6 +74,8 @@ const KernelTable LL_TABLE_NAME = {
     &LL_ISA::logsumexp_grad,
     &LL_ISA::softmax_grad,
     {&LL_ISA::cross_entropy, &LL_ISA::nll_loss},  // cross-entropy family
+    &LL_ISA::binary_loss,
+    &LL_ISA::vector_math,  // test-only
 };
 
 }  // namespace logitloss

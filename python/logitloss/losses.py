@@ -12,6 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from .binary import (
+    binary_cross_entropy_with_logits,
+    binary_cross_entropy_with_logits_grad,
+    binary_cross_entropy_with_logits_value_and_grad,
+)
 from .cross_entropy import (
     cross_entropy,
     cross_entropy_grad,
@@ -21,7 +26,7 @@ from .cross_entropy import (
     nll_loss_value_and_grad,
 )
 
-__all__ = ["CrossEntropyLoss", "NLLLoss"]
+__all__ = ["CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss"]
 
 
 class _Loss:
@@ -103,3 +108,23 @@ class NLLLoss(_Loss):
         axis: Any = None,
     ) -> None:
         super().__init__(weight=weight, ignore_index=ignore_index, reduction=reduction, axis=axis)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """``torch.nn.BCEWithLogitsLoss`` for NumPy: see
+    :func:`binary_cross_entropy_with_logits` (same argument order as torch).
+
+    Examples
+    --------
+    >>> import logitloss as ll
+    >>> loss_fn = ll.BCEWithLogitsLoss(pos_weight=[2.0])
+    >>> round(float(loss_fn([[0.0]], [[1.0]])), 6)
+    1.386294
+    """
+
+    _value = staticmethod(binary_cross_entropy_with_logits)
+    _grad = staticmethod(binary_cross_entropy_with_logits_grad)
+    _value_and_grad = staticmethod(binary_cross_entropy_with_logits_value_and_grad)
+
+    def __init__(self, weight: Any = None, reduction: str = "mean", pos_weight: Any = None) -> None:
+        super().__init__(weight=weight, reduction=reduction, pos_weight=pos_weight)
