@@ -280,6 +280,8 @@ py::array vector_math(const std::string& name, const py::array& x) {
     t.op = VecMathOp::log;
   else if (name == "log1p")
     t.op = VecMathOp::log1p;
+  else if (name == "exp")
+    t.op = VecMathOp::exp;
   else
     throw py::value_error("logitloss._core: unknown vector math function " + name);
   if (!(x.flags() & py::array::c_style) || x.ndim() != 1)

@@ -127,7 +127,8 @@ void vector_math_range(const VecMathTask& t, int64_t i0, int64_t i1) noexcept {
   F* out = static_cast<F*>(t.out);
   for_chunks<lanes_v<V>>(i1 - i0, [&](int64_t k, int64_t n) {
     const V v = load_n<F>(x + i0 + k, n, F(1));
-    store_n<F>(out + i0 + k, t.op == VecMathOp::log ? log_v(v) : log1p_v(v), n);
+    const V y = t.op == VecMathOp::log ? log_v(v) : t.op == VecMathOp::log1p ? log1p_v(v) : exp_v(v);
+    store_n<F>(out + i0 + k, y, n);
   });
 }
 
