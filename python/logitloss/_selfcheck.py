@@ -6,7 +6,7 @@ float64 NumPy computation; a failure names the function and the error found.
 
 from __future__ import annotations
 
-from typing import Callable, List, Tuple
+from typing import Any, Callable, List, Tuple
 
 import numpy as np
 
@@ -17,10 +17,11 @@ Check = Tuple[str, Callable[[np.random.Generator], float], float]
 
 def _lse_ref(x: np.ndarray, axis: int) -> np.ndarray:
     m = x.max(axis=axis, keepdims=True)
-    return np.squeeze(m, axis) + np.log(np.exp(x - m).sum(axis=axis))
+    ref: np.ndarray = np.squeeze(m, axis) + np.log(np.exp(x - m).sum(axis=axis))
+    return ref
 
 
-def _rel_err(got: np.ndarray, want: np.ndarray) -> float:
+def _rel_err(got: "np.ndarray | np.floating[Any]", want: np.ndarray) -> float:
     got64 = np.asarray(got, np.float64)
     return float(np.max(np.abs(got64 - want) / np.maximum(np.abs(want), 1e-300)))
 
