@@ -8,7 +8,7 @@ comparison see benchmarks/ in the source tree.
 from __future__ import annotations
 
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable
 
 import numpy as np
 
@@ -31,8 +31,8 @@ def _numpy_logsumexp(x: np.ndarray) -> np.ndarray:
     return lse
 
 
-def _contenders(x: np.ndarray) -> Dict[str, Callable[[], object]]:
-    fns: Dict[str, Callable[[], object]] = {
+def _contenders(x: np.ndarray) -> dict[str, Callable[[], object]]:
+    fns: dict[str, Callable[[], object]] = {
         "logitloss": lambda: ll.logsumexp(x, axis=1),
         "numpy": lambda: _numpy_logsumexp(x),
     }
@@ -55,7 +55,7 @@ def _contenders(x: np.ndarray) -> Dict[str, Callable[[], object]]:
     return fns
 
 
-def table(shapes: Optional[List[Tuple[int, int]]] = None) -> str:
+def table(shapes: list[tuple[int, int]] | None = None) -> str:
     """Milliseconds per logsumexp(axis=1) call on float32 inputs."""
     shapes = shapes or [(256, 1000), (4096, 4096)]
     rng = np.random.default_rng(0)

@@ -6,13 +6,13 @@ float64 NumPy computation; a failure names the function and the error found.
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Tuple
+from typing import Any, Callable
 
 import numpy as np
 
 import logitloss as ll
 
-Check = Tuple[str, Callable[[np.random.Generator], float], float]
+Check = tuple[str, Callable[[np.random.Generator], float], float]
 
 
 def _lse_ref(x: np.ndarray, axis: int) -> np.ndarray:
@@ -21,7 +21,7 @@ def _lse_ref(x: np.ndarray, axis: int) -> np.ndarray:
     return ref
 
 
-def _rel_err(got: "np.ndarray | np.floating[Any]", want: np.ndarray) -> float:
+def _rel_err(got: np.ndarray | np.floating[Any], want: np.ndarray) -> float:
     got64 = np.asarray(got, np.float64)
     return float(np.max(np.abs(got64 - want) / np.maximum(np.abs(want), 1e-300)))
 
@@ -29,7 +29,10 @@ def _rel_err(got: "np.ndarray | np.floating[Any]", want: np.ndarray) -> float:
 def _logsumexp(rng: np.random.Generator) -> float:
     x = rng.standard_normal((37, 129)) * 30
     return max(
-        _rel_err(ll.logsumexp(x.astype(np.float32), axis=1), _lse_ref(x.astype(np.float32).astype(np.float64), 1)),
+        _rel_err(
+            ll.logsumexp(x.astype(np.float32), axis=1),
+            _lse_ref(x.astype(np.float32).astype(np.float64), 1),
+        ),
         _rel_err(ll.logsumexp(x, axis=0), _lse_ref(x, 0)),
     )
 
@@ -45,14 +48,14 @@ def _log_softmax(rng: np.random.Generator) -> float:
     return _rel_err(ll.log_softmax(x, axis=1), x - _lse_ref(x, 1)[:, None])
 
 
-CHECKS: List[Check] = [
+CHECKS: list[Check] = [
     ("logsumexp", _logsumexp, 1e-6),
     ("softmax", _softmax, 1e-12),
     ("log_softmax", _log_softmax, 1e-12),
 ]
 
 
-def run_checks(seed: int = 0) -> List[Tuple[str, float, bool]]:
+def run_checks(seed: int = 0) -> list[tuple[str, float, bool]]:
     """Runs every check; returns (name, max relative error, passed)."""
     rng = np.random.default_rng(seed)
     results = []

@@ -7,7 +7,8 @@ input) leaves no axes, as in NumPy and SciPy.
 
 from __future__ import annotations
 
-from typing import Any, Sequence, Union
+from collections.abc import Sequence
+from typing import Any, Union
 
 import numpy as np
 import numpy.typing as npt

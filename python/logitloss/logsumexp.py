@@ -289,14 +289,23 @@ def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 @overload
 def logsumexp_grad(
-    a: ScalarLike, axis: Axis = None, b: ArrayLike | None = None, grad_output: ArrayLike | None = None
+    a: ScalarLike,
+    axis: Axis = None,
+    b: ArrayLike | None = None,
+    grad_output: ArrayLike | None = None,
 ) -> FloatScalar: ...
 @overload
 def logsumexp_grad(
-    a: ArrayLike, axis: Axis = None, b: ArrayLike | None = None, grad_output: ArrayLike | None = None
+    a: ArrayLike,
+    axis: Axis = None,
+    b: ArrayLike | None = None,
+    grad_output: ArrayLike | None = None,
 ) -> FloatArray: ...
 def logsumexp_grad(
-    a: ArrayLike, axis: Axis = None, b: ArrayLike | None = None, grad_output: ArrayLike | None = None
+    a: ArrayLike,
+    axis: Axis = None,
+    b: ArrayLike | None = None,
+    grad_output: ArrayLike | None = None,
 ) -> FloatArray | FloatScalar:
     """Gradient of :func:`logsumexp` with respect to `a`.
 
@@ -364,7 +373,9 @@ def _softmax_grad(
 def softmax_grad(x: ScalarLike, grad_output: ArrayLike, axis: Axis = None) -> FloatScalar: ...
 @overload
 def softmax_grad(x: ArrayLike, grad_output: ArrayLike, axis: Axis = None) -> FloatArray: ...
-def softmax_grad(x: ArrayLike, grad_output: ArrayLike, axis: Axis = None) -> FloatArray | FloatScalar:
+def softmax_grad(
+    x: ArrayLike, grad_output: ArrayLike, axis: Axis = None
+) -> FloatArray | FloatScalar:
     """Vector-Jacobian product of :func:`softmax`: ``y * (g - sum(g * y))``
     with ``y = softmax(x)`` and ``g = grad_output``.
 
@@ -402,7 +413,9 @@ def softmax_grad(x: ArrayLike, grad_output: ArrayLike, axis: Axis = None) -> Flo
 def log_softmax_grad(x: ScalarLike, grad_output: ArrayLike, axis: Axis = None) -> FloatScalar: ...
 @overload
 def log_softmax_grad(x: ArrayLike, grad_output: ArrayLike, axis: Axis = None) -> FloatArray: ...
-def log_softmax_grad(x: ArrayLike, grad_output: ArrayLike, axis: Axis = None) -> FloatArray | FloatScalar:
+def log_softmax_grad(
+    x: ArrayLike, grad_output: ArrayLike, axis: Axis = None
+) -> FloatArray | FloatScalar:
     """Vector-Jacobian product of :func:`log_softmax`: ``g - softmax(x) * sum(g)``.
 
     Parameters
