@@ -42,6 +42,15 @@ if grep -E '^(build|dist|\.venv[^/]*|\.git)/|\.so$|__pycache__' <<<"$listing"; t
   fail "sdist carries build debris (listed above)"
 fi
 
+# --- the wheel carries the typing files next to the extension
+"$tools/python" - "$wheel" <<'PY'
+import sys, zipfile
+names = set(zipfile.ZipFile(sys.argv[1]).namelist())
+for need in ("logitloss/py.typed", "logitloss/_core.pyi", "logitloss/__init__.py"):
+    assert need in names, f"wheel lacks {need}"
+assert any(n.startswith("logitloss/_core.") and n.endswith(".so") for n in names), "no extension"
+PY
+
 # --- auditwheel: show, then repair to the best manylinux tag it allows
 "$tools/auditwheel" show "$wheel"
 "$tools/auditwheel" repair --wheel-dir "$work/repaired" "$wheel"
