@@ -205,6 +205,7 @@ def _run(
     n_out = int(want_none_loss) + int(want_grad)
     views = _kernel_views([x, ops.y, ops.w, ops.pw, g], n_out, dtype)
     vx, vy, vw, vpw, vg = views.inputs
+    assert vx is not None  # input is always given; only the optional operands may be None
     outs, results = iter(views.outputs), iter(views.results)
     vl = next(outs) if want_none_loss else None
     loss_out = next(results) if want_none_loss else None
