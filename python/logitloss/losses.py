@@ -100,7 +100,16 @@ class CrossEntropyLoss(_Loss):
 
 
 class NLLLoss(_Loss):
-    """``torch.nn.NLLLoss`` for NumPy: see :func:`nll_loss`."""
+    """``torch.nn.NLLLoss`` for NumPy: see :func:`nll_loss`.
+
+    Examples
+    --------
+    >>> import logitloss as ll
+    >>> loss_fn = ll.NLLLoss()
+    >>> log_probs = ll.log_softmax([[2.0, 0.0]], axis=1)
+    >>> round(float(loss_fn(log_probs, [0])), 6)
+    0.126928
+    """
 
     _value = staticmethod(nll_loss)
     _grad = staticmethod(nll_loss_grad)
