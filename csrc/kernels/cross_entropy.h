@@ -392,14 +392,8 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
 
 template <class T, Mode M, bool kGrad>
 void rows(const CeTask& t, int64_t r0, int64_t r1) {
-  // Short rows that end in a partial vector (C < W, or W < C < 2W with a
-  // tail) spend their time in the scalar tail loads and per-row overhead:
-  // lanes across rows are 1.3-3x faster there (measured, float32, C = 2..24).
-  constexpr int W = lanes_v<vec_t<compute_t<T>>>;
-  const int64_t C = t.x.classes;
-  const bool short_rows = C < W || (C < 2 * W && C % W != 0);
   const bool contig = t.x.s_class == 1 && (!kGrad || t.grad.s_class == 1) &&
-                      (M != Mode::prob || t.prob.s_class == 1) && !short_rows;
+                      (M != Mode::prob || t.prob.s_class == 1) && !short_rows<T>(t.x.classes);
   if (contig)
     contig_rows<T, M, kGrad>(t, r0, r1);
   else
