@@ -218,7 +218,9 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
     const V mvec = splat<V>(m);
     const A mwide = widen(mvec);
     A ties{}, rest{}, csum{}, cdot{};
+    const T* next = r + 1 < r1 ? static_cast<const T*>(t.x.data) + row_offset(t.x, r + 1) : nullptr;
     for_chunks<W>(C, [&](int64_t k, int64_t n) {
+      prefetch_chunk(next, k);
       const V xv = load_n<T>(x + k, n, -kInf<F>);
       const V e = exp_diff(xv, mvec);
       const auto tie = xv == mvec;

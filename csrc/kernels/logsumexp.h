@@ -45,8 +45,9 @@ void lse_rows(const LseTask& t, int64_t r0, int64_t r1) noexcept {
     for (int64_t r = r0; r < r1; ++r) {
       const T* x = static_cast<const T*>(t.x.data) + row_offset(t.x, r);
       const T* b = kHasB ? static_cast<const T*>(t.b.data) + row_offset(t.b, r) : nullptr;
+      const T* next = r + 1 < r1 ? static_cast<const T*>(t.x.data) + row_offset(t.x, r + 1) : nullptr;
       RowStats st;
-      if (contig_stats<T, kHasB>(x, b, C, st))
+      if (contig_stats<T, kHasB>(x, b, C, st, next))
         lse_finish<T, kHasB>(t, r, st);
       else
         lse_special<T, kHasB>(t, r);
