@@ -80,6 +80,9 @@ def _check_reduction(func: str, reduction: object) -> str:
 
 
 def _check_smoothing(func: str, label_smoothing: object) -> float:
+    if isinstance(label_smoothing, (str, bytes)):  # float() would parse them
+        kind = type(label_smoothing).__name__
+        raise TypeError(f"{func}: label_smoothing must be a real number, not {kind}")
     try:
         eps = float(label_smoothing)  # type: ignore[arg-type]
     except (TypeError, ValueError):

@@ -1,0 +1,160 @@
+"""Fuzzing the public API with hypothesis: random shapes (empty and 0-d
+included), dtypes, strides, special values, axes and options, valid or not.
+
+A case fails on a crash, on any exception other than TypeError / ValueError /
+IndexError (whose message must start with the function's name), on a
+modified input, or on a result whose type, dtype or shape breaks the
+contract. The number of cases run is printed (pytest -s shows it)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import logitloss as ll
+
+ml_dtypes = pytest.importorskip("ml_dtypes")
+
+DTYPES = [np.float32, np.float64, np.float16, ml_dtypes.bfloat16, np.int32, np.bool_]
+SPECIALS = [0.0, 1.0, -1.0, np.nan, np.inf, -np.inf, 1e30, -1e30, 3e38, 1e-40]
+REDUCTIONS = ["mean", "sum", "none", "bogus"]
+CASES = {"count": 0, "errors": 0}
+
+
+@st.composite
+def arrays(draw):
+    ndim = draw(st.integers(0, 3))
+    shape = tuple(draw(st.lists(st.integers(0, 6), min_size=ndim, max_size=ndim)))
+    dtype = draw(st.sampled_from(DTYPES))
+    size = int(np.prod(shape))
+    values = draw(
+        st.lists(st.sampled_from(SPECIALS) | st.floats(-50, 50), min_size=size, max_size=size)
+    )
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = np.array(values, np.float64).reshape(shape).astype(dtype)
+    layout = draw(st.sampled_from(["c", "fortran", "reversed", "strided"]))
+    if layout == "fortran":
+        x = np.asfortranarray(x)
+    elif layout == "reversed" and ndim:
+        x = x[(slice(None, None, -1),) * ndim]
+    elif layout == "strided" and ndim:
+        x = np.repeat(x, 2, axis=-1)[..., ::2]
+    return x
+
+
+axes = st.none() | st.integers(-4, 3) | st.tuples(st.integers(-3, 2), st.integers(-3, 2))
+
+
+def check_call(name, fn, x, *args, **kwargs):
+    before = [a.tobytes() for a in (x, *args) if isinstance(a, np.ndarray)]
+    CASES["count"] += 1
+    try:
+        result = fn(x, *args, **kwargs)
+    except (TypeError, ValueError, IndexError) as exc:
+        CASES["errors"] += 1
+        assert str(exc).startswith(name + ":"), f"{type(exc).__name__}: {exc}"  # noqa: PT017
+        return None
+    after = [a.tobytes() for a in (x, *args) if isinstance(a, np.ndarray)]
+    assert after == before, "an input was modified"  # bitwise, NaN included
+    return result
+
+
+def float_result_dtype(x):
+    return (
+        x.dtype
+        if x.dtype.name in ("float32", "float64", "float16", "bfloat16")
+        else np.dtype(np.float64)
+    )
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(arrays(), axes, st.sampled_from(["logsumexp", "softmax", "log_softmax", "logsumexp_grad"]))
+def test_log_sum_exp_family(x, axis, name):
+    result = check_call(name, getattr(ll, name), x, axis=axis)
+    if result is not None:
+        assert np.asarray(result).dtype == float_result_dtype(x)
+        if name != "logsumexp":
+            assert np.shape(result) == x.shape
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    arrays(),
+    st.sampled_from(["index", "prob", "garbage"]),
+    st.integers(-3, 8),
+    st.sampled_from(REDUCTIONS),
+    st.sampled_from([0.0, 0.1, 1.0, -0.5, float("nan")]),
+    st.sampled_from(
+        [
+            "cross_entropy",
+            "cross_entropy_grad",
+            "cross_entropy_value_and_grad",
+            "nll_loss",
+            "nll_loss_value_and_grad",
+        ]
+    ),
+)
+def test_cross_entropy_family(x, target_kind, ignore_index, reduction, smoothing, name):
+    rng = np.random.default_rng(x.size)
+    class_axis = 1 if x.ndim >= 2 else 0
+    reduced = x.shape[:class_axis] + x.shape[class_axis + 1 :] if x.ndim else ()
+    classes = x.shape[class_axis] if x.ndim else 1
+    if target_kind == "index":
+        target = rng.integers(-1, classes + 1, reduced)
+    elif target_kind == "prob":
+        target = rng.random(x.shape)
+    else:
+        target = np.array(["a"] * 3)
+    kwargs = {"ignore_index": ignore_index, "reduction": reduction}
+    if name.startswith("cross"):
+        kwargs["label_smoothing"] = smoothing
+    result = check_call(name, getattr(ll, name), x, target, **kwargs)
+    if result is None:
+        return
+    loss = result[0] if isinstance(result, tuple) else result
+    if isinstance(result, tuple) or name.endswith("_grad"):
+        grad = result[1] if isinstance(result, tuple) else result
+        assert grad.shape == x.shape
+        assert grad.dtype == float_result_dtype(x)
+    if not name.endswith("_grad") and reduction != "none":
+        assert isinstance(loss, np.generic)
+        assert loss.dtype == float_result_dtype(x)
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    arrays(),
+    st.sampled_from(REDUCTIONS),
+    st.sampled_from([None, "last", "full", "bad"]),
+    st.sampled_from(
+        [
+            "binary_cross_entropy_with_logits",
+            "binary_cross_entropy_with_logits_value_and_grad",
+            "sigmoid_focal_loss",
+            "sigmoid_focal_loss_grad",
+        ]
+    ),
+)
+def test_binary_family(x, reduction, weight_kind, name):
+    y = (np.arange(x.size).reshape(x.shape) % 2).astype(np.float64)
+    kwargs: dict = {"reduction": reduction}
+    if name.startswith("binary") and weight_kind:
+        last = x.shape[-1] if x.ndim else 1
+        kwargs["pos_weight"] = {
+            "last": np.full(last, 2.0),
+            "full": np.ones(x.shape),
+            "bad": np.ones(last + 1),
+        }[weight_kind]
+    result = check_call(name, getattr(ll, name), x, y, **kwargs)
+    if result is None:
+        return
+    for r in result if isinstance(result, tuple) else (result,):
+        assert np.asarray(r).dtype == float_result_dtype(x)
+
+
+def test_report_the_number_of_cases():
+    # Runs last in this file: says how much fuzzing the three tests did.
+    print(f"\nfuzz: {CASES['count']} calls, {CASES['errors']} rejected with a clear error")
+    assert CASES["count"] > 0
