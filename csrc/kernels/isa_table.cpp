@@ -2,6 +2,7 @@
 // with that level's -m flags and defines LL_ISA (the namespace, e.g. avx2),
 // LL_VEC_BYTES and LL_TABLE_NAME (the exported table's symbol).
 #include "logsumexp.h"
+#include "objectives.h"  // integrations
 
 namespace logitloss {
 namespace LL_ISA {
@@ -35,6 +36,15 @@ void softmax_grad(const SoftmaxGradTask& t, int64_t r0, int64_t r1) noexcept {
   with_dtype(t.dtype, [&](auto tag) { softmax_grad_rows<typename decltype(tag)::type>(t, r0, r1); });
 }
 
+// Integrations: gradient-boosting objectives.
+void softmax_objective(const SoftmaxObjTask& t, int64_t r0, int64_t r1) noexcept {
+  with_dtype(t.dtype, [&](auto tag) { softmax_obj_rows<typename decltype(tag)::type>(t, r0, r1); });
+}
+
+void logistic_objective(const LogisticObjTask& t, int64_t r0, int64_t r1) noexcept {
+  with_dtype(t.dtype, [&](auto tag) { logistic_obj_rows<typename decltype(tag)::type>(t, r0, r1); });
+}
+
 }  // namespace
 }  // namespace LL_ISA
 
@@ -48,6 +58,9 @@ const KernelTable LL_TABLE_NAME = {
     &LL_ISA::softmax,
     &LL_ISA::logsumexp_grad,
     &LL_ISA::softmax_grad,
+    // Integrations: gradient-boosting objectives.
+    &LL_ISA::softmax_objective,
+    &LL_ISA::logistic_objective,
 };
 
 }  // namespace logitloss
