@@ -238,3 +238,163 @@ def test_on_a_local_distributed_cluster():
         lse, sm = client.compute([lld.logsumexp(dx, axis=None), lld.softmax(dx, axis=1)], sync=True)
     assert_close(lse, ll.logsumexp(x), np.float32)
     assert_close(sm, ll.softmax(x, axis=1), np.float32, ulps=2)
+
+
+# ------------------------------------------------ cross-entropy and NLL
+
+needs_ce = pytest.mark.skipif(not hasattr(ll, "cross_entropy"),
+                              reason="the cross-entropy family is not in this build")
+
+CE_CHUNKINGS = {
+    "rows": ((25, -1, -1), (25, -1)),
+    "uneven_rows": (((7, 40, 1, 55), -1, (3, 1)), ((50, 53), (1, 3))),
+    "class_split": ((50, 3, 2), (10, -1)),  # class axis split: rechunked
+}
+
+
+@pytest.fixture(params=sorted(CE_CHUNKINGS))
+def ce_data(request):
+    x_chunks, t_chunks = CE_CHUNKINGS[request.param]
+    x = rng.standard_normal((103, 7, 4)) * 3
+    t = rng.integers(0, 7, (103, 4))
+    t[rng.uniform(size=t.shape) < 0.2] = -100
+    return x, t, da.from_array(x, chunks=x_chunks), da.from_array(t, chunks=t_chunks)
+
+
+CE_OPTIONS = [{}, {"weight": np.linspace(0.5, 2.0, 7)},
+              {"weight": np.linspace(0.5, 2.0, 7), "label_smoothing": 0.2, "ignore_index": 3}]
+
+
+@needs_ce
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("options", range(len(CE_OPTIONS)))
+def test_cross_entropy_matches_in_memory(ce_data, reduction, options):
+    x, t, dx, dt = ce_data
+    kw = dict(CE_OPTIONS[options], reduction=reduction)
+    if "ignore_index" in kw:  # ignore class 3 instead of -100
+        t, dt = np.where(t < 0, 3, t), da.where(dt < 0, 3, dt)
+    loss = lld.cross_entropy(dx, dt, **kw)
+    grad = lld.cross_entropy_grad(dx, dt, **kw)
+    value, vgrad = lld.cross_entropy_value_and_grad(dx, dt, **kw)
+    assert all(isinstance(r, da.Array) for r in (loss, grad, value, vgrad))
+    got = compute(loss, grad, value, vgrad)
+    want = ll.cross_entropy(x, t, **kw)
+    want_grad = ll.cross_entropy_grad(x, t, **kw)
+    assert np.asarray(got[0]).dtype == np.asarray(want).dtype
+    for g, w in zip(got, (want, want_grad, want, want_grad)):
+        assert_close(g, w, ulps=4)
+
+
+@needs_ce
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_nll_loss_matches_in_memory(ce_data, reduction):
+    x, t, dx, dt = ce_data
+    logp = ll.log_softmax(x, axis=1)
+    dlogp = da.from_array(logp, chunks=dx.chunks)
+    w = np.linspace(2.0, 0.5, 7)
+    g_out = 1.5 if reduction != "none" else rng.standard_normal(t.shape)
+    got = compute(lld.nll_loss(dlogp, dt, w, reduction=reduction),
+                  lld.nll_loss_grad(dlogp, dt, w, reduction=reduction, grad_output=g_out),
+                  *lld.nll_loss_value_and_grad(dlogp, dt, w, reduction=reduction))
+    want = (ll.nll_loss(logp, t, w, reduction=reduction),
+            ll.nll_loss_grad(logp, t, w, reduction=reduction, grad_output=g_out),
+            *ll.nll_loss_value_and_grad(logp, t, w, reduction=reduction))
+    for g, wv in zip(got, want):
+        assert_close(g, wv, ulps=4)
+
+
+@needs_ce
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_probability_targets_channels_last_and_float32(dtype):
+    x = (rng.standard_normal((8, 30, 11)) * 2).astype(dtype)  # (batch, seq, vocab)
+    p = ll.softmax(rng.standard_normal(x.shape), axis=-1).astype(dtype)
+    dx = da.from_array(x, chunks=(3, 7, 4))
+    dp = da.from_array(p, chunks=(5, 30, 11))
+    for reduction in ("mean", "sum", "none"):
+        got = compute(lld.cross_entropy(dx, dp, reduction=reduction, axis=-1),
+                      lld.cross_entropy_grad(dx, dp, reduction=reduction, axis=-1))
+        want = (ll.cross_entropy(x, p, reduction=reduction, axis=-1),
+                ll.cross_entropy_grad(x, p, reduction=reduction, axis=-1))
+        for g, w in zip(got, want):
+            assert np.asarray(g).dtype == dtype
+            assert_close(g, w, dtype, ulps=4)
+
+
+@needs_ce
+def test_cross_entropy_mean_is_not_a_mean_of_means():
+    # Chunks with very different weight sums: a mean of chunk means is wrong.
+    x = rng.standard_normal((40, 3))
+    t = np.zeros(40, np.int64)
+    t[:10] = 2
+    x[:10, 2] = -5.0  # heavy chunk: large losses
+    x[10:, 0] = 5.0  # light chunks: small losses
+    w = np.array([0.1, 1.0, 10.0])
+    dx, dt = da.from_array(x, chunks=10), da.from_array(t, chunks=10)
+    (got,) = compute(lld.cross_entropy(dx, dt, w))
+    chunk_means = [ll.cross_entropy(x[i:i + 10], t[i:i + 10], w) for i in range(0, 40, 10)]
+    assert_close(got, ll.cross_entropy(x, t, w), ulps=2)
+    assert abs(got - np.mean(chunk_means)) > 1.0
+
+
+@needs_ce
+def test_cross_entropy_edge_cases():
+    x = rng.standard_normal((12, 5))
+    ignored = np.full(12, -100)
+    dx = da.from_array(x, chunks=4)
+    with np.errstate(invalid="ignore"):
+        want = ll.cross_entropy(x, ignored)
+    (got,) = compute(lld.cross_entropy(dx, da.from_array(ignored, chunks=5)))
+    assert np.isnan(got) and np.isnan(want)  # every target ignored: NaN, as PyTorch
+    (grad,) = compute(lld.cross_entropy_grad(dx, ignored))
+    assert_close(grad, ll.cross_entropy_grad(x, ignored))
+    v = rng.standard_normal(5)  # 1-D input: the class axis is 0
+    (got,) = compute(lld.cross_entropy(da.from_array(v, chunks=2), np.int64(3)))
+    assert_close(got, ll.cross_entropy(v, np.int64(3)))
+    g = da.from_array(np.float64(2.0))  # a lazy scalar grad_output
+    (grad,) = compute(lld.cross_entropy_grad(dx, np.arange(12) % 5, reduction="sum", grad_output=g))
+    assert_close(grad, ll.cross_entropy_grad(x, np.arange(12) % 5, reduction="sum", grad_output=2.0))
+
+
+@needs_ce
+def test_cross_entropy_errors():
+    dx = da.zeros((6, 4), chunks=2)
+    good = np.zeros(6, np.int64)
+    with pytest.raises(ValueError, match=r"cross_entropy: reduction must be 'none', 'mean' or 'sum'"):
+        lld.cross_entropy(dx, good, reduction="avg")
+    with pytest.raises(ValueError, match=r"cross_entropy: target has shape \(5,\)"):
+        lld.cross_entropy(dx, np.zeros(5, np.int64))
+    with pytest.raises(TypeError, match=r"cross_entropy: target has unsupported dtype"):
+        lld.cross_entropy(dx, np.zeros(6, complex))
+    with pytest.raises(TypeError, match=r"nll_loss: target has unsupported dtype"):
+        lld.nll_loss(dx, np.zeros(6))
+    with pytest.raises(ValueError, match=r"cross_entropy: weight has shape \(3,\)"):
+        lld.cross_entropy(dx, good, np.ones(3))
+    with pytest.raises(ValueError, match=r"cross_entropy: label_smoothing must be in \[0, 1\]"):
+        lld.cross_entropy(dx, good, label_smoothing=1.5)
+    with pytest.raises(TypeError, match=r"cross_entropy: ignore_index must be an int"):
+        lld.cross_entropy(dx, good, ignore_index=1.5)
+    with pytest.raises(ValueError, match=r"cross_entropy: axis 2 is out of bounds"):
+        lld.cross_entropy(dx, good, axis=2)
+    with pytest.raises(ValueError, match=r"cross_entropy_grad: grad_output has shape \(6,\); "
+                                         r"expected a scalar"):
+        lld.cross_entropy_grad(dx, good, grad_output=np.ones(6))
+    with pytest.raises(ValueError, match=r"cross_entropy: input must have a class axis"):
+        lld.cross_entropy(da.from_array(np.float64(1.0)), np.int64(0))
+    # Out-of-range targets need the data: raised by compute, with the in-memory message.
+    lazy = lld.cross_entropy(dx, np.array([0, 1, 2, 3, 9, 0]))
+    with pytest.raises(IndexError, match=r"cross_entropy: target 9 is out of range for 4 classes"):
+        compute(lazy)
+
+
+@needs_ce
+def test_cross_entropy_on_a_local_distributed_cluster():
+    distributed = pytest.importorskip("distributed")
+    x = rng.standard_normal((500, 10)).astype(np.float32)
+    t = rng.integers(0, 10, 500)
+    dx, dt = da.from_array(x, chunks=(90, 5)), da.from_array(t, chunks=120)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        loss, grad = client.compute(list(lld.cross_entropy_value_and_grad(dx, dt)), sync=True)
+    assert_close(loss, ll.cross_entropy(x, t), np.float32, ulps=2)
+    assert_close(grad, ll.cross_entropy_grad(x, t), np.float32, ulps=2)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from typing import Any, Callable
 
 import numpy as np
@@ -45,8 +46,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
         "(dask[array], distributed, zarr)"
     ) from exc
 
-import logitloss as _lse  # the public functions (the package is initialised first)
-from ._validation import as_array, compute_dtype, normalize_axes, result_float
+import logitloss as _ll  # the public functions (the package is initialised first)
+from ._validation import as_array, compute_dtype, normalize_axes, normalize_axis, result_float
 
 __all__ = [
     "logsumexp",
@@ -106,7 +107,7 @@ def _lse_block(x: np.ndarray, b: np.ndarray | None = None, *, axes: tuple[int, .
                sign: bool) -> np.ndarray:
     """In-memory logsumexp of one chunk, keepdims; with `sign`, the result and
     its sign stacked along a new leading axis."""
-    res = _lse.logsumexp(x, axis=axes, b=b, keepdims=True, return_sign=sign)
+    res = _ll.logsumexp(x, axis=axes, b=b, keepdims=True, return_sign=sign)
     if sign:
         return np.stack([np.asarray(res[0]), np.asarray(res[1])])
     return np.asarray(res)
@@ -178,13 +179,13 @@ def _softmax_like(fn: Callable[..., Any], func: str, x: Any, axis: Any) -> da.Ar
 def softmax(x: Any, axis: Any = None) -> da.Array:
     """Lazy :func:`logitloss.softmax`; the axes in `axis` are brought into
     one chunk (``axis=None``: the whole array)."""
-    return _softmax_like(_lse.softmax, "softmax", x, axis)
+    return _softmax_like(_ll.softmax, "softmax", x, axis)
 
 
 def log_softmax(x: Any, axis: Any = None) -> da.Array:
     """Lazy :func:`logitloss.log_softmax`; the axes in `axis` are brought
     into one chunk (``axis=None``: the whole array)."""
-    return _softmax_like(_lse.log_softmax, "log_softmax", x, axis)
+    return _softmax_like(_ll.log_softmax, "log_softmax", x, axis)
 
 
 def _softmax_grad_like(fn: Callable[..., Any], func: str, x: Any, grad_output: Any,
@@ -206,19 +207,19 @@ def _softmax_grad_like(fn: Callable[..., Any], func: str, x: Any, grad_output: A
 
 def softmax_grad(x: Any, grad_output: Any, axis: Any = None) -> da.Array:
     """Lazy :func:`logitloss.softmax_grad` (class axes in one chunk)."""
-    return _softmax_grad_like(_lse.softmax_grad, "softmax_grad", x, grad_output, axis)
+    return _softmax_grad_like(_ll.softmax_grad, "softmax_grad", x, grad_output, axis)
 
 
 def log_softmax_grad(x: Any, grad_output: Any, axis: Any = None) -> da.Array:
     """Lazy :func:`logitloss.log_softmax_grad` (class axes in one chunk)."""
-    return _softmax_grad_like(_lse.log_softmax_grad, "log_softmax_grad", x, grad_output, axis)
+    return _softmax_grad_like(_ll.log_softmax_grad, "log_softmax_grad", x, grad_output, axis)
 
 
 def _lse_grad_block(x: np.ndarray, *rest: np.ndarray, axes: tuple[int, ...], has_b: bool,
                     has_g: bool) -> np.ndarray:
     b = rest[0] if has_b else None
     g = rest[-1] if has_g else None
-    return np.asarray(_lse.logsumexp_grad(x, axis=axes, b=b, grad_output=g))
+    return np.asarray(_ll.logsumexp_grad(x, axis=axes, b=b, grad_output=g))
 
 
 def logsumexp_grad(a: Any, axis: Any = None, b: Any = None, grad_output: Any = None) -> da.Array:
@@ -278,3 +279,326 @@ def _ieee_div(num: float, den: float) -> float:
     if math.isnan(num) or num == 0:
         return math.nan
     return math.copysign(math.inf, num) * math.copysign(1.0, den)
+
+
+# ----------------------------------------------- loss machinery (all losses)
+
+_LETTERS = "abcdefghijklmnopqrstuvwxy"  # "z": a weight vector, "Y": partial totals
+_REDUCTIONS = ("none", "mean", "sum")
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _check_reduction(func: str, reduction: Any) -> str:
+    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
+        raise ValueError(f"{func}: reduction must be 'none', 'mean' or 'sum', not {reduction!r}")
+    return reduction
+
+
+def _scalar_grad_output(func: str, grad_output: Any, reduction: str) -> Any:
+    """grad_output of a 'mean'/'sum' loss: a float, or a 0-d Dask array."""
+    if grad_output is None:
+        return 1.0
+    if isinstance(grad_output, da.Array):
+        compute_dtype(grad_output.dtype, func, "grad_output")
+        if grad_output.ndim != 0:
+            raise ValueError(f"{func}: grad_output has shape {grad_output.shape}; expected a "
+                             f"scalar for reduction={reduction!r}")
+        return grad_output.astype(np.float64)
+    g = as_array(grad_output, func, "grad_output")
+    compute_dtype(g.dtype, func, "grad_output")
+    if g.ndim != 0:
+        raise ValueError(f"{func}: grad_output has shape {g.shape}; expected a scalar for "
+                         f"reduction={reduction!r}")
+    return float(g)
+
+
+def _scalar_args(value: Any) -> list[Any]:
+    """blockwise arguments for a float (a constant) or a 0-d Dask array."""
+    return [value, ""] if isinstance(value, da.Array) else []
+
+
+class _Loss:
+    """A loss call laid out for blockwise: its operands (Dask arrays with
+    their blockwise indices), the per-chunk in-memory functions and the
+    options they take. `loss_ind` indexes the unreduced loss."""
+
+    def __init__(self, func: str, fns: tuple[Callable[..., Any], ...], dtype: np.dtype,
+                 x: da.Array, x_ind: str, operands: list[Any], loss_ind: str,
+                 kwargs: dict[str, Any], denominator: Callable[..., float]):
+        self.func, self.dtype = func, dtype
+        self.value_fn, self.grad_fn = fns
+        self.x, self.x_ind, self.operands, self.loss_ind = x, x_ind, operands, loss_ind
+        self.kwargs, self.denominator = kwargs, denominator
+
+    @property
+    def loss_chunks(self) -> dict[str, tuple[int, ...]]:
+        return {i: self.x.chunks[self.x_ind.index(i)] for i in self.loss_ind}
+
+    def _blockwise(self, fn: Callable[..., Any], out_ind: str, extra: list[Any],
+                   **kw: Any) -> da.Array:
+        ndim = len(out_ind)
+        meta = _meta(ndim, kw.pop("meta_dtype", self.dtype))
+        return da.blockwise(fn, out_ind, self.x, self.x_ind, *self.operands, *extra,
+                            concatenate=True, meta=meta, **kw)
+
+    def unreduced(self) -> da.Array:
+        fn = functools.partial(_call_block, self.value_fn, self.n_inputs, dict(
+            self.kwargs, reduction="none"))
+        return self._blockwise(fn, self.loss_ind, [], dtype=self.dtype)
+
+    @property
+    def n_inputs(self) -> int:
+        return 1 + len(self.operands) // 2
+
+    def totals(self) -> da.Array:
+        """(sum of the chunks' loss sums, sum of their 'mean' denominators),
+        float64, shape (2,)."""
+        fn = functools.partial(_partial_block, self.value_fn, self.n_inputs, self.kwargs,
+                               self.denominator, len(self.loss_ind))
+        parts = self._blockwise(
+            fn, self.loss_ind + "Y", [], new_axes={"Y": 2}, dtype=np.float64,
+            adjust_chunks={i: 1 for i in self.loss_ind}, meta_dtype=np.dtype(np.float64))
+        return parts.sum(axis=tuple(range(len(self.loss_ind))), dtype=np.float64)
+
+    def value(self, reduction: str) -> da.Array:
+        if reduction == "none":
+            return self.unreduced()
+        fn = functools.partial(_finish_total, reduction == "mean", self.dtype)
+        return da.map_blocks(fn, self.totals().rechunk(-1), drop_axis=0, dtype=self.dtype,
+                             meta=_meta(0, self.dtype))
+
+    def grad(self, reduction: str, grad_output: Any) -> da.Array:
+        if reduction == "none":
+            extra: list[Any] = []
+            if grad_output is not None:
+                g = _dask(grad_output, self.func, "grad_output")
+                compute_dtype(g.dtype, self.func, "grad_output")
+                shape = tuple(self.x.shape[self.x_ind.index(i)] for i in self.loss_ind)
+                try:
+                    g = da.broadcast_to(g, shape)
+                except ValueError:
+                    raise ValueError(f"{self.func}: grad_output has shape {g.shape}; expected "
+                                     f"the loss shape {shape}") from None
+                g = g.rechunk(tuple(self.loss_chunks[i] for i in self.loss_ind))
+                extra = [g, self.loss_ind]
+            fn = functools.partial(_grad_none_block, self.grad_fn, self.n_inputs,
+                                   dict(self.kwargs, reduction="none"), bool(extra))
+            return self._blockwise(fn, self.x_ind, extra, dtype=self.dtype)
+        g = _scalar_grad_output(self.func, grad_output, reduction)
+        extra = _scalar_args(g)
+        den = None
+        if reduction == "mean":
+            den = self.totals()[1]
+            extra += [den, ""]
+        fn = functools.partial(_grad_sum_block, self.grad_fn, self.n_inputs,
+                               dict(self.kwargs, reduction="sum"),
+                               None if isinstance(g, da.Array) else g, den is not None)
+        return self._blockwise(fn, self.x_ind, extra, dtype=self.dtype)
+
+
+def _split(blocks: tuple[Any, ...], n_inputs: int) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    return blocks[:n_inputs], blocks[n_inputs:]
+
+
+def _call_block(fn: Callable[..., Any], n_inputs: int, kwargs: dict[str, Any],
+                *blocks: Any) -> np.ndarray:
+    return np.asarray(fn(*blocks[:n_inputs], **kwargs))
+
+
+def _partial_block(fn: Callable[..., Any], n_inputs: int, kwargs: dict[str, Any],
+                   denominator: Callable[..., float], loss_ndim: int,
+                   *blocks: Any) -> np.ndarray:
+    inputs = blocks[:n_inputs]
+    total = float(fn(*inputs, **dict(kwargs, reduction="sum")))  # checks the targets first
+    return np.array([total, denominator(*inputs)]).reshape((1,) * loss_ndim + (2,))
+
+
+def _finish_total(mean: bool, dtype: np.dtype, totals: np.ndarray) -> np.ndarray:
+    value = _ieee_div(totals[0], totals[1]) if mean else totals[0]
+    return np.asarray(value, dtype=np.float64).astype(dtype)
+
+
+def _grad_none_block(fn: Callable[..., Any], n_inputs: int, kwargs: dict[str, Any],
+                     has_g: bool, *blocks: Any) -> np.ndarray:
+    g = blocks[n_inputs] if has_g else None
+    return np.asarray(fn(*blocks[:n_inputs], grad_output=g, **kwargs))
+
+
+def _grad_sum_block(fn: Callable[..., Any], n_inputs: int, kwargs: dict[str, Any],
+                    g: float | None, mean: bool, *blocks: Any) -> np.ndarray:
+    rest = list(blocks[n_inputs:])
+    go = float(rest.pop(0)) if g is None else g
+    if mean:  # the in-memory 'mean' gradient: grad_output / denominator, then 'sum'
+        go = _ieee_div(go, float(rest.pop(0)))
+    return np.asarray(fn(*blocks[:n_inputs], grad_output=go, **kwargs))
+
+
+# ------------------------------------------------- cross-entropy and NLL
+
+
+def _check_ignore_index(func: str, ignore_index: Any) -> int:
+    if isinstance(ignore_index, (bool, np.bool_)):
+        raise TypeError(f"{func}: ignore_index must be an int, not bool")
+    try:
+        return operator.index(ignore_index)
+    except TypeError:
+        raise TypeError(f"{func}: ignore_index must be an int, not "
+                        f"{type(ignore_index).__name__}") from None
+
+
+def _check_smoothing(func: str, label_smoothing: Any) -> float:
+    try:
+        eps = float(label_smoothing)
+    except (TypeError, ValueError):
+        raise TypeError(f"{func}: label_smoothing must be a float, not "
+                        f"{type(label_smoothing).__name__}") from None
+    if not 0.0 <= eps <= 1.0:
+        raise ValueError(f"{func}: label_smoothing must be in [0, 1], got {eps}")
+    return eps
+
+
+def _index_denominator(ignore_index: int, classes: int, dtype: np.dtype, x: np.ndarray,
+                       target: np.ndarray, weight: np.ndarray | None = None) -> float:
+    """A chunk's share of the 'mean' denominator for class-index targets:
+    the summed weight of its non-ignored targets (run after the chunk's loss,
+    which has checked the targets' range)."""
+    t = np.asarray(target).reshape(-1)
+    if _INT64[0] <= ignore_index <= _INT64[1] or t.dtype.kind == "u":
+        keep = t != ignore_index
+    else:
+        keep = np.ones(t.shape, bool)
+    if weight is None:
+        return float(np.count_nonzero(keep))
+    w = np.asarray(weight).astype(dtype).astype(np.float64)  # rounded as in memory
+    return float(np.add.reduce(w[t[keep].astype(np.int64)]))
+
+
+def _sample_denominator(class_axis: int, x: np.ndarray, *rest: Any) -> float:
+    """A chunk's number of samples (rows): the 'mean' denominator of
+    probability targets."""
+    return float(x.size // x.shape[class_axis]) if x.shape[class_axis] else float(
+        math.prod(n for d, n in enumerate(x.shape) if d != class_axis))
+
+
+def _class_loss(func: str, nll: bool, input: Any, target: Any, weight: Any, ignore_index: Any,
+                reduction: Any, label_smoothing: Any, axis: Any) -> tuple[_Loss, str]:
+    red = _check_reduction(func, reduction)
+    ignore = _check_ignore_index(func, ignore_index)
+    x = _dask(input, func, "input")
+    dtype = compute_dtype(x.dtype, func, "input")
+    if x.ndim == 0:
+        raise ValueError(f"{func}: input must have a class axis; got a 0-d array")
+    if x.ndim > len(_LETTERS):
+        raise ValueError(f"{func}: input has {x.ndim} dimensions; at most {len(_LETTERS)}")
+    ax = (1 if x.ndim >= 2 else 0) if axis is None else normalize_axis(axis, x.ndim, func)
+    x = _class_chunked(x, (ax,))
+    x_ind = _LETTERS[: x.ndim]
+    loss_ind = x_ind[:ax] + x_ind[ax + 1:]
+    classes = x.shape[ax]
+    t = _dask(target, func, "target")
+    if t.dtype.kind in "iu":
+        reduced = x.shape[:ax] + x.shape[ax + 1:]
+        if t.shape != reduced:
+            raise ValueError(
+                f"{func}: target has shape {t.shape} but input has shape {x.shape}; class "
+                f"indices must have shape {reduced} (input without axis {ax})")
+        t_ind = loss_ind
+        t = t.rechunk(tuple(x.chunks[d] for d in range(x.ndim) if d != ax))
+        denominator = functools.partial(_index_denominator, ignore, classes, dtype)
+    elif not nll and (t.dtype.kind == "f" or t.dtype.name == "bfloat16"):
+        if t.shape != x.shape:
+            raise ValueError(
+                f"{func}: target has shape {t.shape} but input has shape {x.shape}; class "
+                "probabilities must have the shape of input")
+        t_ind = x_ind
+        t = t.rechunk(x.chunks)
+        denominator = functools.partial(_sample_denominator, ax)
+    else:
+        want = "integer class indices" if nll else "integer class indices or floating probabilities"
+        raise TypeError(f"{func}: target has unsupported dtype {t.dtype}; expected {want}")
+    operands: list[Any] = [t, t_ind]
+    if weight is not None:
+        w = _dask(weight, func, "weight")
+        compute_dtype(w.dtype, func, "weight")
+        if w.shape != (classes,):
+            raise ValueError(
+                f"{func}: weight has shape {w.shape} but input has shape {x.shape}; expected "
+                f"one weight per class, shape ({classes},)")
+        operands += [w.rechunk(-1), "z"]
+    kwargs: dict[str, Any] = {"ignore_index": ignore, "axis": ax}
+    if not nll:
+        kwargs["label_smoothing"] = _check_smoothing(func, label_smoothing)
+    fns = (_ll.nll_loss, _ll.nll_loss_grad) if nll else (_ll.cross_entropy, _ll.cross_entropy_grad)
+    return _Loss(func, fns, dtype, x, x_ind, operands, loss_ind, kwargs, denominator), red
+
+
+def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,
+                  reduction: str = "mean", label_smoothing: float = 0.0, axis: Any = None) -> Any:
+    """Lazy :func:`logitloss.cross_entropy` (PyTorch semantics).
+
+    The class axis is brought into one chunk; `target` is aligned to the
+    input's chunks. 'sum' adds the chunks' sums; 'mean' divides the summed
+    chunk losses by the summed chunk denominators (the weight of the
+    non-ignored index targets, or the number of samples), so it equals the
+    in-memory mean to rounding. Returns a 0-d Dask array for 'mean'/'sum'.
+    """
+    loss, red = _class_loss("cross_entropy", False, input, target, weight, ignore_index,
+                            reduction, label_smoothing, axis)
+    return loss.value(red)
+
+
+def cross_entropy_grad(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,
+                       reduction: str = "mean", label_smoothing: float = 0.0, axis: Any = None,
+                       grad_output: Any = None) -> da.Array:
+    """Lazy :func:`logitloss.cross_entropy_grad`; for 'mean' the global
+    denominator is computed first (in the same graph)."""
+    loss, red = _class_loss("cross_entropy_grad", False, input, target, weight, ignore_index,
+                            reduction, label_smoothing, axis)
+    return loss.grad(red, grad_output)
+
+
+def cross_entropy_value_and_grad(input: Any, target: Any, weight: Any = None, *,
+                                 ignore_index: int = -100, reduction: str = "mean",
+                                 label_smoothing: float = 0.0,
+                                 axis: Any = None) -> tuple[Any, da.Array]:
+    """Lazy ``(cross_entropy, cross_entropy_grad)`` sharing one graph
+    (compute them together: ``dask.compute(loss, grad)``)."""
+    loss, red = _class_loss("cross_entropy_value_and_grad", False, input, target, weight,
+                            ignore_index, reduction, label_smoothing, axis)
+    return loss.value(red), loss.grad(red, None)
+
+
+def nll_loss(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,
+             reduction: str = "mean", axis: Any = None) -> Any:
+    """Lazy :func:`logitloss.nll_loss`; reductions combine as for
+    :func:`cross_entropy`."""
+    loss, red = _class_loss("nll_loss", True, input, target, weight, ignore_index, reduction,
+                            0.0, axis)
+    return loss.value(red)
+
+
+def nll_loss_grad(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,
+                  reduction: str = "mean", axis: Any = None, grad_output: Any = None) -> da.Array:
+    """Lazy :func:`logitloss.nll_loss_grad`."""
+    loss, red = _class_loss("nll_loss_grad", True, input, target, weight, ignore_index, reduction,
+                            0.0, axis)
+    return loss.grad(red, grad_output)
+
+
+def nll_loss_value_and_grad(input: Any, target: Any, weight: Any = None, *,
+                            ignore_index: int = -100, reduction: str = "mean",
+                            axis: Any = None) -> tuple[Any, da.Array]:
+    """Lazy ``(nll_loss, nll_loss_grad)``."""
+    loss, red = _class_loss("nll_loss_value_and_grad", True, input, target, weight,
+                            ignore_index, reduction, 0.0, axis)
+    return loss.value(red), loss.grad(red, None)
+
+
+__all__ += [
+    "cross_entropy",
+    "cross_entropy_grad",
+    "cross_entropy_value_and_grad",
+    "nll_loss",
+    "nll_loss_grad",
+    "nll_loss_value_and_grad",
+]
