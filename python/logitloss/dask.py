@@ -324,8 +324,12 @@ class _Loss:
 
     def __init__(self, func: str, fns: tuple[Callable[..., Any], ...], dtype: np.dtype,
                  x: da.Array, x_ind: str, operands: list[Any], loss_ind: str,
-                 kwargs: dict[str, Any], denominator: Callable[..., float]):
+                 kwargs: dict[str, Any], denominator: Callable[..., float],
+                 static_denominator: float | None = None):
         self.func, self.dtype = func, dtype
+        # The 'mean' denominator when the shapes alone fix it (probability
+        # targets, elementwise losses): gradients then need no data pass.
+        self.static_denominator = static_denominator
         self.value_fn, self.grad_fn = fns
         self.x, self.x_ind, self.operands, self.loss_ind = x, x_ind, operands, loss_ind
         self.kwargs, self.denominator = kwargs, denominator
@@ -386,13 +390,15 @@ class _Loss:
             return self._blockwise(fn, self.x_ind, extra, dtype=self.dtype)
         g = _scalar_grad_output(self.func, grad_output, reduction)
         extra = _scalar_args(g)
-        den = None
+        den: Any = None  # 'sum': no denominator
         if reduction == "mean":
-            den = self.totals()[1]
-            extra += [den, ""]
+            den = self.static_denominator
+            if den is None:  # needs the data: computed lazily, passed to every chunk
+                extra += [self.totals()[1], ""]
+                den = _FROM_GRAPH
         fn = functools.partial(_grad_sum_block, self.grad_fn, self.n_inputs,
                                dict(self.kwargs, reduction="sum"),
-                               None if isinstance(g, da.Array) else g, den is not None)
+                               None if isinstance(g, da.Array) else g, den)
         return self._blockwise(fn, self.x_ind, extra, dtype=self.dtype)
 
 
@@ -424,12 +430,19 @@ def _grad_none_block(fn: Callable[..., Any], n_inputs: int, kwargs: dict[str, An
     return np.asarray(fn(*blocks[:n_inputs], grad_output=g, **kwargs))
 
 
+_FROM_GRAPH = "from the graph"  # the denominator is the block after grad_output (== survives pickling)
+
+
 def _grad_sum_block(fn: Callable[..., Any], n_inputs: int, kwargs: dict[str, Any],
-                    g: float | None, mean: bool, *blocks: Any) -> np.ndarray:
+                    g: float | None, den: Any, *blocks: Any) -> np.ndarray:
+    """A chunk's gradient of a reduced loss: grad_output (a constant, or the
+    first extra block) divided by the 'mean' denominator (None for 'sum', a
+    constant, or the next extra block), through the 'sum' gradient: what the
+    in-memory 'mean' gradient computes."""
     rest = list(blocks[n_inputs:])
     go = float(rest.pop(0)) if g is None else g
-    if mean:  # the in-memory 'mean' gradient: grad_output / denominator, then 'sum'
-        go = _ieee_div(go, float(rest.pop(0)))
+    if den is not None:
+        go = _ieee_div(go, float(rest.pop(0)) if den == _FROM_GRAPH else den)
     return np.asarray(fn(*blocks[:n_inputs], grad_output=go, **kwargs))
 
 
@@ -473,11 +486,14 @@ def _index_denominator(ignore_index: int, classes: int, dtype: np.dtype, x: np.n
     return float(np.add.reduce(w[t[keep].astype(np.int64)]))
 
 
+def _reduced_shape(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
+    return shape[:axis] + shape[axis + 1:]
+
+
 def _sample_denominator(class_axis: int, x: np.ndarray, *rest: Any) -> float:
     """A chunk's number of samples (rows): the 'mean' denominator of
     probability targets."""
-    return float(x.size // x.shape[class_axis]) if x.shape[class_axis] else float(
-        math.prod(n for d, n in enumerate(x.shape) if d != class_axis))
+    return float(math.prod(_reduced_shape(x.shape, class_axis)))
 
 
 def _class_loss(func: str, nll: bool, input: Any, target: Any, weight: Any, ignore_index: Any,
@@ -496,8 +512,9 @@ def _class_loss(func: str, nll: bool, input: Any, target: Any, weight: Any, igno
     loss_ind = x_ind[:ax] + x_ind[ax + 1:]
     classes = x.shape[ax]
     t = _dask(target, func, "target")
+    static = None
     if t.dtype.kind in "iu":
-        reduced = x.shape[:ax] + x.shape[ax + 1:]
+        reduced = _reduced_shape(x.shape, ax)
         if t.shape != reduced:
             raise ValueError(
                 f"{func}: target has shape {t.shape} but input has shape {x.shape}; class "
@@ -513,6 +530,7 @@ def _class_loss(func: str, nll: bool, input: Any, target: Any, weight: Any, igno
         t_ind = x_ind
         t = t.rechunk(x.chunks)
         denominator = functools.partial(_sample_denominator, ax)
+        static = float(math.prod(_reduced_shape(x.shape, ax)))
     else:
         want = "integer class indices" if nll else "integer class indices or floating probabilities"
         raise TypeError(f"{func}: target has unsupported dtype {t.dtype}; expected {want}")
@@ -529,7 +547,7 @@ def _class_loss(func: str, nll: bool, input: Any, target: Any, weight: Any, igno
     if not nll:
         kwargs["label_smoothing"] = _check_smoothing(func, label_smoothing)
     fns = (_ll.nll_loss, _ll.nll_loss_grad) if nll else (_ll.cross_entropy, _ll.cross_entropy_grad)
-    return _Loss(func, fns, dtype, x, x_ind, operands, loss_ind, kwargs, denominator), red
+    return _Loss(func, fns, dtype, x, x_ind, operands, loss_ind, kwargs, denominator, static), red
 
 
 def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,
@@ -601,4 +619,130 @@ __all__ += [
     "nll_loss",
     "nll_loss_grad",
     "nll_loss_value_and_grad",
+]
+
+
+# ------------------------------- elementwise losses: BCE-with-logits, focal
+
+
+def _bce_call(fn: Callable[..., Any], has_weight: bool, has_pos_weight: bool, x: np.ndarray,
+              target: np.ndarray, *rest: np.ndarray, **kwargs: Any) -> Any:
+    """fn(input, target, weight, pos_weight=...) from positional chunks."""
+    it = iter(rest)
+    weight = next(it) if has_weight else None
+    pos_weight = next(it) if has_pos_weight else None
+    return fn(x, target, weight, pos_weight=pos_weight, **kwargs)
+
+
+def _numel_denominator(x: np.ndarray, *rest: Any) -> float:
+    return float(x.size)
+
+
+def _elementwise_loss(func: str, fns: tuple[Callable[..., Any], Callable[..., Any]], input: Any,
+                      target: Any, broadcast: dict[str, Any], reduction: Any,
+                      kwargs: dict[str, Any]) -> tuple[_Loss, str]:
+    """An elementwise loss: target shaped like input, the `broadcast`
+    operands (weights) broadcast to input's shape and chunks."""
+    red = _check_reduction(func, reduction)
+    x = _dask(input, func, "input")
+    dtype = compute_dtype(x.dtype, func, "input")
+    if x.ndim > len(_LETTERS):
+        raise ValueError(f"{func}: input has {x.ndim} dimensions; at most {len(_LETTERS)}")
+    t = _dask(target, func, "target")
+    compute_dtype(t.dtype, func, "target")
+    if t.shape != x.shape:
+        raise ValueError(f"{func}: target has shape {t.shape} but input has shape {x.shape}; "
+                         "they must be equal")
+    ind = _LETTERS[: x.ndim]
+    operands: list[Any] = [t.rechunk(x.chunks), ind]
+    for name, value in broadcast.items():
+        if value is None:
+            continue
+        w = _dask(value, func, name)
+        compute_dtype(w.dtype, func, name)
+        try:
+            if np.broadcast_shapes(w.shape, x.shape) != x.shape:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"{func}: {name} with shape {w.shape} does not broadcast to the "
+                             f"target's shape {x.shape}") from None
+        operands += [da.broadcast_to(w, x.shape).rechunk(x.chunks), ind]
+    return _Loss(func, fns, dtype, x, ind, operands, ind, kwargs, _numel_denominator,
+                 float(x.size)), red
+
+
+def _bce(func: str, input: Any, target: Any, weight: Any, pos_weight: Any,
+         reduction: Any) -> tuple[_Loss, str]:
+    fns = tuple(functools.partial(_bce_call, fn, weight is not None, pos_weight is not None)
+                for fn in (_ll.binary_cross_entropy_with_logits,
+                           _ll.binary_cross_entropy_with_logits_grad))
+    return _elementwise_loss(func, fns, input, target,  # type: ignore[arg-type]
+                             {"weight": weight, "pos_weight": pos_weight}, reduction, {})
+
+
+def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None, *,
+                                     pos_weight: Any = None, reduction: str = "mean") -> Any:
+    """Lazy :func:`logitloss.binary_cross_entropy_with_logits`, chunk by
+    chunk; `weight` and `pos_weight` are broadcast to the input's chunks.
+    'mean' is the sum of the chunks' sums over the number of elements."""
+    loss, red = _bce("binary_cross_entropy_with_logits", input, target, weight, pos_weight,
+                     reduction)
+    return loss.value(red)
+
+
+def binary_cross_entropy_with_logits_grad(input: Any, target: Any, weight: Any = None, *,
+                                          pos_weight: Any = None, reduction: str = "mean",
+                                          grad_output: Any = None) -> da.Array:
+    """Lazy :func:`logitloss.binary_cross_entropy_with_logits_grad`."""
+    loss, red = _bce("binary_cross_entropy_with_logits_grad", input, target, weight, pos_weight,
+                     reduction)
+    return loss.grad(red, grad_output)
+
+
+def binary_cross_entropy_with_logits_value_and_grad(
+        input: Any, target: Any, weight: Any = None, *, pos_weight: Any = None,
+        reduction: str = "mean") -> tuple[Any, da.Array]:
+    """Lazy ``(binary_cross_entropy_with_logits, ..._grad)``."""
+    loss, red = _bce("binary_cross_entropy_with_logits_value_and_grad", input, target, weight,
+                     pos_weight, reduction)
+    return loss.value(red), loss.grad(red, None)
+
+
+def _focal(func: str, input: Any, target: Any, alpha: Any, gamma: Any,
+           reduction: Any) -> tuple[_Loss, str]:
+    fns = (_ll.sigmoid_focal_loss, _ll.sigmoid_focal_loss_grad)
+    return _elementwise_loss(func, fns, input, target, {}, reduction,
+                             {"alpha": alpha, "gamma": gamma})
+
+
+def sigmoid_focal_loss(input: Any, target: Any, alpha: float = 0.25, gamma: float = 2.0,
+                       reduction: str = "none") -> Any:
+    """Lazy :func:`logitloss.sigmoid_focal_loss` (torchvision semantics)."""
+    loss, red = _focal("sigmoid_focal_loss", input, target, alpha, gamma, reduction)
+    return loss.value(red)
+
+
+def sigmoid_focal_loss_grad(input: Any, target: Any, alpha: float = 0.25, gamma: float = 2.0,
+                            reduction: str = "none", grad_output: Any = None) -> da.Array:
+    """Lazy :func:`logitloss.sigmoid_focal_loss_grad`."""
+    loss, red = _focal("sigmoid_focal_loss_grad", input, target, alpha, gamma, reduction)
+    return loss.grad(red, grad_output)
+
+
+def sigmoid_focal_loss_value_and_grad(input: Any, target: Any, alpha: float = 0.25,
+                                      gamma: float = 2.0,
+                                      reduction: str = "none") -> tuple[Any, da.Array]:
+    """Lazy ``(sigmoid_focal_loss, sigmoid_focal_loss_grad)``."""
+    loss, red = _focal("sigmoid_focal_loss_value_and_grad", input, target, alpha, gamma,
+                       reduction)
+    return loss.value(red), loss.grad(red, None)
+
+
+__all__ += [
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy_with_logits_grad",
+    "binary_cross_entropy_with_logits_value_and_grad",
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_grad",
+    "sigmoid_focal_loss_value_and_grad",
 ]
