@@ -79,7 +79,8 @@ def main() -> None:
     print(f"logitloss {logitloss.__version__}, simd {logitloss.build_info()['simd']}, "
           f"threads {logitloss.get_num_threads()}, numpy {np.__version__}, "
           f"median of {args.repeat}")
-    print(f"{'objective':<17} {'dtype':<8} {'shape':<14} {'numpy ms':>9} {'logitloss ms':>13} {'speed-up':>9}")
+    print(f"{'objective':<17} {'dtype':<8} {'shape':<14} {'numpy ms':>9} {'logitloss ms':>13} "
+          f"{'speed-up':>9}")
     for name, x, y, w, numpy_fn, native_fn in cases:
         t_np = median_seconds(lambda: numpy_fn(x, y, w), args.repeat)
         t_ll = median_seconds(native_fn, args.repeat)

@@ -101,7 +101,8 @@ def main() -> None:
             loss_builtin = log_loss(y_va, p_builtin, labels=labels)
             loss_logitloss = log_loss(y_va, p_logitloss, labels=labels)
             rel = (loss_logitloss - loss_builtin) / loss_builtin
-            print(f"{lib:<9} {data_name:<24} {loss_builtin:10.6f} {loss_logitloss:10.6f} {rel:+10.3%}")
+            print(f"{lib:<9} {data_name:<24} {loss_builtin:10.6f} {loss_logitloss:10.6f} "
+                  f"{rel:+10.3%}")
             if loss_logitloss > loss_builtin * (1 + TOLERANCE):
                 failures.append(f"{lib} on {data_name}")
     print(f"versions: xgboost {xgb.__version__}, lightgbm {lgb.__version__}, "

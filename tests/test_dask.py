@@ -36,7 +36,8 @@ def assert_close(actual, expected, dtype=np.float64, ulps=4):
     eps = np.finfo(dtype).eps
     tol = ulps * eps * np.maximum(np.abs(expected[finite]), 1.0)
     assert np.all(np.abs(actual[finite] - expected[finite]) <= tol), (
-        np.max(np.abs(actual[finite] - expected[finite]) / np.maximum(np.abs(expected[finite]), 1)))
+        np.max(np.abs(actual[finite] - expected[finite]) / np.maximum(np.abs(expected[finite]), 1))
+    )
 
 
 # Row chunks (several, uneven), class axes split, everything split.
@@ -80,7 +81,8 @@ def test_logsumexp_with_b_and_sign_matches_in_memory(chunked, axis):
     # Mixed signs cancel: the partials' rounding is amplified by the
     # condition number sum|b e^x| / |sum b e^x| = exp(lse(|b|) - lse(b)).
     cond = np.exp(ll.logsumexp(x, axis=axis, b=np.abs(b)) - want)
-    np.testing.assert_array_less(np.abs(got - want), 8 * np.finfo(float).eps * cond * np.maximum(1, np.abs(want)))
+    bound = 8 * np.finfo(float).eps * cond * np.maximum(1, np.abs(want))
+    np.testing.assert_array_less(np.abs(got - want), bound)
     # Without return_sign a negative total is NaN, as in memory.
     (plain,) = compute(lld.logsumexp(dx, axis=axis, b=db))
     np.testing.assert_array_equal(np.isnan(plain), np.isnan(ll.logsumexp(x, axis=axis, b=b)))
@@ -235,7 +237,8 @@ def test_on_a_local_distributed_cluster():
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
-        lse, sm = client.compute([lld.logsumexp(dx, axis=None), lld.softmax(dx, axis=1)], sync=True)
+        lazy = [lld.logsumexp(dx, axis=None), lld.softmax(dx, axis=1)]
+        lse, sm = client.compute(lazy, sync=True)
     assert_close(lse, ll.logsumexp(x), np.float32)
     assert_close(sm, ll.softmax(x, axis=1), np.float32, ulps=2)
 
@@ -351,15 +354,16 @@ def test_cross_entropy_edge_cases():
     (got,) = compute(lld.cross_entropy(da.from_array(v, chunks=2), np.int64(3)))
     assert_close(got, ll.cross_entropy(v, np.int64(3)))
     g = da.from_array(np.float64(2.0))  # a lazy scalar grad_output
-    (grad,) = compute(lld.cross_entropy_grad(dx, np.arange(12) % 5, reduction="sum", grad_output=g))
-    assert_close(grad, ll.cross_entropy_grad(x, np.arange(12) % 5, reduction="sum", grad_output=2.0))
+    t = np.arange(12) % 5
+    (grad,) = compute(lld.cross_entropy_grad(dx, t, reduction="sum", grad_output=g))
+    assert_close(grad, ll.cross_entropy_grad(x, t, reduction="sum", grad_output=2.0))
 
 
 @needs_ce
 def test_cross_entropy_errors():
     dx = da.zeros((6, 4), chunks=2)
     good = np.zeros(6, np.int64)
-    with pytest.raises(ValueError, match=r"cross_entropy: reduction must be 'none', 'mean' or 'sum'"):
+    with pytest.raises(ValueError, match=r"cross_entropy: reduction must be 'none', 'mean' or"):
         lld.cross_entropy(dx, good, reduction="avg")
     with pytest.raises(ValueError, match=r"cross_entropy: target has shape \(5,\)"):
         lld.cross_entropy(dx, np.zeros(5, np.int64))

@@ -120,7 +120,8 @@ def _lse_map(x: da.Array, b: da.Array | None, axes: tuple[int, ...], sign: bool,
     args = [x] if b is None else [x, b]
     fn = functools.partial(_lse_block, axes=axes, sign=sign)
     if not sign:
-        return da.map_blocks(fn, *args, chunks=chunks, dtype=dtype, meta=_meta(x.ndim, dtype)), None
+        lse = da.map_blocks(fn, *args, chunks=chunks, dtype=dtype, meta=_meta(x.ndim, dtype))
+        return lse, None
     both = da.map_blocks(fn, *args, chunks=((2,), *chunks), new_axis=0, dtype=dtype,
                          meta=_meta(x.ndim + 1, dtype))
     return both[0], both[1]
@@ -402,10 +403,6 @@ class _Loss:
         return self._blockwise(fn, self.x_ind, extra, dtype=self.dtype)
 
 
-def _split(blocks: tuple[Any, ...], n_inputs: int) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    return blocks[:n_inputs], blocks[n_inputs:]
-
-
 def _call_block(fn: Callable[..., Any], n_inputs: int, kwargs: dict[str, Any],
                 *blocks: Any) -> np.ndarray:
     return np.asarray(fn(*blocks[:n_inputs], **kwargs))
@@ -430,7 +427,9 @@ def _grad_none_block(fn: Callable[..., Any], n_inputs: int, kwargs: dict[str, An
     return np.asarray(fn(*blocks[:n_inputs], grad_output=g, **kwargs))
 
 
-_FROM_GRAPH = "from the graph"  # the denominator is the block after grad_output (== survives pickling)
+# Marks a denominator passed as the block after grad_output (a string: compared
+# with ==, it survives pickling to distributed workers).
+_FROM_GRAPH = "from the graph"
 
 
 def _grad_sum_block(fn: Callable[..., Any], n_inputs: int, kwargs: dict[str, Any],
@@ -532,7 +531,7 @@ def _class_loss(func: str, nll: bool, input: Any, target: Any, weight: Any, igno
         denominator = functools.partial(_sample_denominator, ax)
         static = float(math.prod(_reduced_shape(x.shape, ax)))
     else:
-        want = "integer class indices" if nll else "integer class indices or floating probabilities"
+        want = "integer class indices" + ("" if nll else " or floating probabilities")
         raise TypeError(f"{func}: target has unsupported dtype {t.dtype}; expected {want}")
     operands: list[Any] = [t, t_ind]
     if weight is not None:

@@ -51,13 +51,16 @@ def _class_labels(labels: Any, n: int, classes: int, func: str) -> np.ndarray:
             "(an integer array, or floats holding integers)"
         )
     if y.shape != (n,):
-        raise ValueError(f"{func}: labels has shape {y.shape}; expected ({n},), one per row of margins")
+        raise ValueError(
+            f"{func}: labels has shape {y.shape}; expected ({n},), one per row of margins"
+        )
     if n == 0:
         return np.empty(0, np.int64)
     if y.dtype.kind == "f":
         bad = ~np.isfinite(y) | (y != np.floor(y))
         if bad.any():
-            raise ValueError(f"{func}: labels holds {float(y[bad][0])}, which is not an integer class id")
+            value = float(y[bad][0])
+            raise ValueError(f"{func}: labels holds {value}, which is not an integer class id")
     lo, hi = y.min(), y.max()
     if lo < 0 or hi >= classes:
         value = lo if lo < 0 else hi
@@ -72,7 +75,9 @@ def _sample_weight(sample_weight: Any, n: int, dtype: np.dtype, func: str) -> np
     w = as_array(sample_weight, func, "sample_weight")
     compute_dtype(w.dtype, func, "sample_weight")  # TypeError for non-real dtypes
     if w.shape != (n,):
-        raise ValueError(f"{func}: sample_weight has shape {w.shape}; expected ({n},), one per row")
+        raise ValueError(
+            f"{func}: sample_weight has shape {w.shape}; expected ({n},), one per row"
+        )
     w = np.ascontiguousarray(w, dtype=dtype)
     if n and not (np.isfinite(w).all() and (w >= 0).all()):
         raise ValueError(f"{func}: sample_weight must be finite and non-negative")
@@ -152,7 +157,9 @@ def softmax(
     return grad, hess
 
 
-def logistic(margins: Any, labels: Any, sample_weight: Any = None) -> tuple[np.ndarray, np.ndarray]:
+def logistic(
+    margins: Any, labels: Any, sample_weight: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Gradient and Hessian of the binary logistic log-loss.
 
     ``grad = w (p - y)`` and ``hess = w max(p (1 - p), 1e-16)`` with
@@ -195,7 +202,9 @@ def logistic(margins: Any, labels: Any, sample_weight: Any = None) -> tuple[np.n
     n = x.shape[0]
     y = as_array(labels, func, "labels")
     if y.dtype.kind not in "biuf":
-        raise TypeError(f"{func}: labels has unsupported dtype {y.dtype}; expected 0/1 or [0, 1] values")
+        raise TypeError(
+            f"{func}: labels has unsupported dtype {y.dtype}; expected 0/1 or [0, 1] values"
+        )
     if y.shape != (n,):
         raise ValueError(f"{func}: labels has shape {y.shape}; expected ({n},), one per margin")
     y = as_float(y, func, "labels", x.dtype)
