@@ -527,3 +527,15 @@ def test_elementwise_loss_errors(elementwise_losses):
         lld.sigmoid_focal_loss(dx, dx, reduction="batchmean")
     with pytest.raises(TypeError, match=r"sigmoid_focal_loss: target has unsupported dtype"):
         lld.sigmoid_focal_loss(dx, da.zeros((6, 4), dtype=complex))
+
+
+@needs_ce
+def test_zarr_example_runs_and_matches_in_memory():
+    pytest.importorskip("zarr")
+    import pathlib
+
+    script = pathlib.Path(__file__).parents[1] / "examples" / "dask_zarr_eval.py"
+    proc = subprocess.run([sys.executable, str(script), "--rows", "60000", "--chunk-rows",
+                           "16000"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "OK: chunked mean equals the in-memory mean" in proc.stdout

@@ -468,3 +468,17 @@ def test_every_simd_level_agrees_with_baseline():
     for name, arrays in results.items():
         for a, b in zip(arrays, results["baseline"]):
             np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+def test_boosting_example_reaches_the_builtin_log_loss():
+    for name in ("xgboost", "lightgbm", "sklearn"):
+        pytest.importorskip(name)
+    import pathlib
+    import subprocess
+    import sys
+
+    script = pathlib.Path(__file__).parents[1] / "examples" / "boosting_objectives.py"
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "OK: every logitloss objective within 1 %" in proc.stdout
