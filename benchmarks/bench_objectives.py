@@ -1,7 +1,7 @@
 """Time logitloss's native boosting objectives against the NumPy
 implementations users typically write as custom objectives.
 
-Run:  python benchmarks/bench_objectives.py [--repeat 15]
+Run:  python benchmarks/bench_objectives.py [--repeat 15] [--threads 1]
 
 Each row times the same (margins, labels, weights) in the same process and
 reports the median of `--repeat` runs; the NumPy versions are the vectorised
@@ -57,7 +57,11 @@ def median_seconds(fn, repeat):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="logitloss threads (default: all cores; NumPy uses one)")
     args = parser.parse_args()
+    if args.threads is not None:
+        logitloss.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     cases = []
     for dtype in (np.float32, np.float64):

@@ -104,6 +104,28 @@ def test_logsumexp_b_broadcasts_and_float32():
         assert_close(ga, ll.logsumexp_grad(b, axis=axis, b=x), np.float32, ulps=64)
 
 
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_16_bit_inputs_combine_float32_partials(dtype):
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    dt = np.dtype(getattr(ml_dtypes, dtype) if dtype == "bfloat16" else dtype)
+    x = (rng.standard_normal((300, 7)) * 3).astype(dt)
+    dx = da.from_array(x, chunks=(10, 3))  # class axis split too
+    for axis in (None, 0, 1):
+        (got,) = compute(lld.logsumexp(dx, axis=axis))
+        want = ll.logsumexp(x, axis=axis)
+        assert np.asarray(got).dtype == dt
+        # float32 partials: the 16-bit result is the in-memory one (at most
+        # one 16-bit ulp away in a rare double-rounding case).
+        eps = float(ml_dtypes.finfo(dt).eps)
+        diff = np.abs(np.asarray(got, np.float64) - np.asarray(want, np.float64))
+        assert np.all(diff <= eps * np.maximum(1, np.abs(np.asarray(want, np.float64))))
+        assert np.mean(diff == 0) > 0.95
+    (sm,) = compute(lld.log_softmax(dx, axis=1))
+    assert sm.dtype == dt
+    np.testing.assert_array_equal(sm.astype(np.float64),
+                                  ll.log_softmax(x, axis=1).astype(np.float64))
+
+
 def test_logsumexp_special_values_across_chunks():
     x = rng.standard_normal((12, 6))
     x[0:4, :] = -np.inf  # a whole chunk of -inf rows
