@@ -346,6 +346,27 @@ def test_cross_entropy_probability_targets_channels_last_and_float32(dtype):
 
 
 @needs_ce
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
+def test_cross_entropy_reductions_of_narrow_types_match_in_memory(dtype):
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    dt = np.dtype(getattr(ml_dtypes, dtype) if dtype == "bfloat16" else dtype)
+    x = (rng.standard_normal((3000, 7)) * 3).astype(dt)
+    t = rng.integers(0, 7, 3000)
+    dx, dtg = da.from_array(x, chunks=(500, 3)), da.from_array(t, chunks=700)
+    for reduction in ("mean", "sum"):
+        kw = {"weight": np.linspace(0.3, 2.0, 7), "label_smoothing": 0.1, "reduction": reduction}
+        got = compute(lld.cross_entropy(dx, dtg, **kw), lld.cross_entropy_grad(dx, dtg, **kw))
+        want = (ll.cross_entropy(x, t, **kw), ll.cross_entropy_grad(x, t, **kw))
+        for g, w in zip(got, want):
+            assert np.asarray(g).dtype == dt
+            # float32 partial sums for 16-bit input: equal to the in-memory value
+            # (up to one ulp of a rare double rounding).
+            eps = float(ml_dtypes.finfo(dt).eps)
+            g64, w64 = np.asarray(g, np.float64), np.asarray(w, np.float64)
+            assert np.all(np.abs(g64 - w64) <= eps * np.maximum(1, np.abs(w64)))
+
+
+@needs_ce
 def test_cross_entropy_mean_is_not_a_mean_of_means():
     # Chunks with very different weight sums: a mean of chunk means is wrong.
     x = rng.standard_normal((40, 3))
