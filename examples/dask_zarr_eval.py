@@ -74,14 +74,14 @@ def main() -> None:
         t0 = time.perf_counter()
         loss, accuracy, logits = evaluate(tmp)
         elapsed = time.perf_counter() - t0
-        print(f"logitloss.dask: mean cross-entropy {loss:.7f}, accuracy {accuracy:.4%} "
+        print(f"logitloss.dask: mean cross-entropy {loss:.9g}, accuracy {accuracy:.4%} "
               f"({elapsed:.2f} s, {logits.numblocks[0]} chunks)")
 
         # The same numbers in memory, to show the chunked mean is exact.
         x = stored[:]
         y = zarr.open_array(os.path.join(tmp, "labels.zarr"), mode="r")[:]
         in_memory = float(logitloss.cross_entropy(x, y))
-        print(f"in memory:      mean cross-entropy {in_memory:.7f}")
+        print(f"in memory:      mean cross-entropy {in_memory:.9g}")
         assert abs(loss - in_memory) <= 4 * np.finfo(np.float32).eps * in_memory, (loss, in_memory)
         print("OK: chunked mean equals the in-memory mean to float32 rounding")
 
