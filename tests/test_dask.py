@@ -431,6 +431,9 @@ def test_cross_entropy_errors():
     lazy = lld.cross_entropy(dx, np.array([0, 1, 2, 3, 9, 0]))
     with pytest.raises(IndexError, match=r"cross_entropy: target 9 is out of range for 4 classes"):
         compute(lazy)
+    lazy = lld.cross_entropy_grad(dx, np.array([0, 1, -2, 3, 0, 0]), np.ones(4))
+    with pytest.raises(IndexError, match=r"cross_entropy_grad: target -2 is out of range for 4"):
+        compute(lazy)
 
 
 @needs_ce

@@ -373,6 +373,15 @@ class _Loss:
             adjust_chunks={i: 1 for i in self.loss_ind}, meta_dtype=np.dtype(np.float64))
         return parts.sum(axis=tuple(range(len(self.loss_ind))), dtype=np.float64)
 
+    def denominator_total(self) -> da.Array:
+        """The 'mean' denominator alone (0-d float64): per-chunk denominators
+        from the targets, summed; no loss is computed."""
+        fn = functools.partial(_denominator_block, self.denominator, len(self.loss_ind))
+        parts = self._blockwise(fn, self.loss_ind, [], dtype=np.float64,
+                                adjust_chunks={i: 1 for i in self.loss_ind},
+                                meta_dtype=np.dtype(np.float64))
+        return parts.sum(dtype=np.float64)
+
     def value(self, reduction: str) -> da.Array:
         if reduction == "none":
             return self.unreduced()
@@ -380,7 +389,9 @@ class _Loss:
         return da.map_blocks(fn, self.totals().rechunk(-1), drop_axis=0, dtype=self.dtype,
                              meta=_meta(0, self.dtype))
 
-    def grad(self, reduction: str, grad_output: Any) -> da.Array:
+    def grad(self, reduction: str, grad_output: Any, shared_totals: bool = False) -> da.Array:
+        """The gradient; with `shared_totals` a 'mean' denominator comes from
+        `totals()` (the graph `value()` builds) instead of its own pass."""
         if reduction == "none":
             extra: list[Any] = []
             if grad_output is not None:
@@ -403,7 +414,8 @@ class _Loss:
         if reduction == "mean":
             den = self.static_denominator
             if den is None:  # needs the data: computed lazily, passed to every chunk
-                extra += [self.totals()[1], ""]
+                total = self.totals()[1] if shared_totals else self.denominator_total()
+                extra += [total, ""]
                 den = _FROM_GRAPH
         fn = functools.partial(_grad_sum_block, self.grad_fn, self.n_inputs,
                                dict(self.kwargs, reduction="sum"),
@@ -437,6 +449,11 @@ def _partial_block(fn: Callable[..., Any], n_inputs: int, kwargs: dict[str, Any]
     inputs = _float32_copies(blocks[:n_inputs], dtype)
     total = float(fn(*inputs, **dict(kwargs, reduction="sum")))  # checks the targets first
     return np.array([total, denominator(*inputs)]).reshape((1,) * loss_ndim + (2,))
+
+
+def _denominator_block(denominator: Callable[..., float], loss_ndim: int,
+                       *blocks: Any) -> np.ndarray:
+    return np.full((1,) * loss_ndim, denominator(*blocks))
 
 
 def _finish_total(mean: bool, dtype: np.dtype, totals: np.ndarray) -> np.ndarray:
@@ -492,20 +509,24 @@ def _check_smoothing(func: str, label_smoothing: Any) -> float:
     return eps
 
 
-def _index_denominator(ignore_index: int, classes: int, dtype: np.dtype, x: np.ndarray,
-                       target: np.ndarray, weight: np.ndarray | None = None) -> float:
+def _index_denominator(func: str, ignore_index: int, classes: int, dtype: np.dtype,
+                       x: np.ndarray, target: np.ndarray,
+                       weight: np.ndarray | None = None) -> float:
     """A chunk's share of the 'mean' denominator for class-index targets:
-    the summed weight of its non-ignored targets (run after the chunk's loss,
-    which has checked the targets' range)."""
+    the summed weight of its non-ignored targets."""
     t = np.asarray(target).reshape(-1)
     if _INT64[0] <= ignore_index <= _INT64[1] or t.dtype.kind == "u":
         keep = t != ignore_index
     else:
         keep = np.ones(t.shape, bool)
+    kept = t[keep]
+    if kept.size and (kept.min() < 0 or kept.max() >= classes):
+        bad = kept[(kept < 0) | (kept >= classes)][0]
+        raise IndexError(f"{func}: target {int(bad)} is out of range for {classes} classes")
     if weight is None:
-        return float(np.count_nonzero(keep))
+        return float(kept.size)
     w = np.asarray(weight).astype(dtype).astype(np.float64)  # rounded as in memory
-    return float(np.add.reduce(w[t[keep].astype(np.int64)]))
+    return float(np.add.reduce(w[kept.astype(np.int64)]))
 
 
 def _reduced_shape(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
@@ -543,7 +564,7 @@ def _class_loss(func: str, nll: bool, input: Any, target: Any, weight: Any, igno
                 f"indices must have shape {reduced} (input without axis {ax})")
         t_ind = loss_ind
         t = t.rechunk(tuple(x.chunks[d] for d in range(x.ndim) if d != ax))
-        denominator = functools.partial(_index_denominator, ignore, classes, dtype)
+        denominator = functools.partial(_index_denominator, func, ignore, classes, dtype)
     elif not nll and (t.dtype.kind == "f" or t.dtype.name == "bfloat16"):
         if t.shape != x.shape:
             raise ValueError(
@@ -605,7 +626,7 @@ def cross_entropy_value_and_grad(input: Any, target: Any, weight: Any = None, *,
     (compute them together: ``dask.compute(loss, grad)``)."""
     loss, red = _class_loss("cross_entropy_value_and_grad", False, input, target, weight,
                             ignore_index, reduction, label_smoothing, axis)
-    return loss.value(red), loss.grad(red, None)
+    return loss.value(red), loss.grad(red, None, shared_totals=True)
 
 
 def nll_loss(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,
@@ -631,7 +652,7 @@ def nll_loss_value_and_grad(input: Any, target: Any, weight: Any = None, *,
     """Lazy ``(nll_loss, nll_loss_grad)``."""
     loss, red = _class_loss("nll_loss_value_and_grad", True, input, target, weight,
                             ignore_index, reduction, 0.0, axis)
-    return loss.value(red), loss.grad(red, None)
+    return loss.value(red), loss.grad(red, None, shared_totals=True)
 
 
 __all__ += [
@@ -727,7 +748,7 @@ def binary_cross_entropy_with_logits_value_and_grad(
     """Lazy ``(binary_cross_entropy_with_logits, ..._grad)``."""
     loss, red = _bce("binary_cross_entropy_with_logits_value_and_grad", input, target, weight,
                      pos_weight, reduction)
-    return loss.value(red), loss.grad(red, None)
+    return loss.value(red), loss.grad(red, None, shared_totals=True)
 
 
 def _focal(func: str, input: Any, target: Any, alpha: Any, gamma: Any,
@@ -757,7 +778,7 @@ def sigmoid_focal_loss_value_and_grad(input: Any, target: Any, alpha: float = 0.
     """Lazy ``(sigmoid_focal_loss, sigmoid_focal_loss_grad)``."""
     loss, red = _focal("sigmoid_focal_loss_value_and_grad", input, target, alpha, gamma,
                        reduction)
-    return loss.value(red), loss.grad(red, None)
+    return loss.value(red), loss.grad(red, None, shared_totals=True)
 
 
 __all__ += [
