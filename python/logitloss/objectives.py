@@ -27,7 +27,7 @@ follows XGBoost's ``binary:logistic``: ``grad = w (p - y)``,
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import numpy as np
 
@@ -146,7 +146,7 @@ def softmax(
     # Class-major memory (e.g. Fortran order, LightGBM's old flat layout seen
     # as (N, K)) runs as (1, K, N) so the kernel's row blocks load along rows.
     class_major = n > 1 and classes > 1 and abs(x.strides[0]) < abs(x.strides[1])
-    order = "F" if class_major else "C"
+    order: Literal["C", "F"] = "F" if class_major else "C"
     grad = np.empty(x.shape, x.dtype, order=order)
     hess = np.empty(x.shape, x.dtype, order=order)
     if class_major:
