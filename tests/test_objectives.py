@@ -350,6 +350,8 @@ def test_adapters_handle_every_layout_without_the_libraries():
         assert g.shape == predt.shape
         np.testing.assert_allclose(g.reshape(40, 4), ref_x[0], rtol=2e-6, atol=2e-7)
         np.testing.assert_allclose(h.reshape(40, 4), ref_x[1], rtol=2e-6, atol=2e-7)
+    g, h = xg(labels, x, sample_weight=w)  # scikit-learn API: (y_true, y_pred)
+    np.testing.assert_allclose(h, ref_x[1], rtol=2e-6, atol=2e-7)
     g, _ = xg(x, _FakeDataset(labels, np.empty(0, np.float32)))  # no weights: empty
     np.testing.assert_allclose(g, softmax_reference(x, labels)[0], rtol=2e-6, atol=2e-7)
     lg = obj.lightgbm_objective("softmax")
@@ -431,6 +433,18 @@ def test_lightgbm_custom_objective_matches_builtin():
     np.testing.assert_allclose(
         custom.predict(Xb, raw_score=True) + init, builtin.predict(Xb, raw_score=True), atol=1e-9
     )
+
+
+def test_xgboost_sklearn_estimator_accepts_the_objective():
+    xgb = pytest.importorskip("xgboost")
+    X, y = _digits()
+    w = np.linspace(0.5, 1.5, 1200)
+    model = xgb.XGBClassifier(objective=obj.xgboost_objective("softmax"), n_estimators=20,
+                              max_depth=3, n_jobs=1)
+    model.fit(X[:1200], y[:1200], sample_weight=w)
+    raw = model.predict(X[1200:], output_margin=True)
+    assert raw.shape == (len(X) - 1200, 10)
+    assert (raw.argmax(axis=1) == y[1200:]).mean() > 0.85
 
 
 def test_lightgbm_sklearn_estimator_accepts_the_objective():

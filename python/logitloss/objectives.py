@@ -248,7 +248,9 @@ def xgboost_objective(name: str) -> Callable[[Any, Any], tuple[np.ndarray, np.nd
         ``obj(predt, dtrain) -> (grad, hess)``: reads the labels and weights
         from the DMatrix; `predt` holds raw margins, ``(N, K)`` for
         multiclass (XGBoost >= 2; a flat row-major ``(N * K,)`` is accepted
-        too) and the results have the layout of `predt`.
+        too) and the results have the layout of `predt`. The scikit-learn
+        estimators' form, ``obj(y_true, y_pred, sample_weight=None)``
+        (``XGBClassifier(objective=obj)``), works too.
 
     Examples
     --------
@@ -260,9 +262,13 @@ def xgboost_objective(name: str) -> Callable[[Any, Any], tuple[np.ndarray, np.nd
     func = "objectives.xgboost_objective"
     _check_name(name, func)
 
-    def objective(predt: Any, dtrain: Any) -> tuple[np.ndarray, np.ndarray]:
-        labels = dtrain.get_label()
-        weight = dtrain.get_weight()
+    def objective(
+        first: Any, second: Any, *, sample_weight: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if hasattr(second, "get_label"):  # xgboost.train: (predt, dtrain)
+            predt, labels, weight = first, second.get_label(), second.get_weight()
+        else:  # scikit-learn API: (y_true, y_pred, sample_weight=...)
+            labels, predt, weight = np.asarray(first), second, sample_weight
         weight = weight if weight is not None and np.size(weight) else None
         margins = np.asarray(predt)
         if name == "logistic":
