@@ -62,7 +62,7 @@ inline V apply_floor(V h, elem_t<V> floor) {
 
 // ------------------------------------------------------------------ softmax
 
-// What one row needs besides its margins: 1 / total, q at the max, label, w.
+// Per-row constants: 1 / total and q = 1 - p at the row max (Note [Boosting objectives]).
 struct SoftmaxObjRow {
   double inv_total;
   double q_at_max;
