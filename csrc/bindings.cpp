@@ -189,7 +189,8 @@ const void* vector_of(const py::array& a, const py::array& x, int64_t n, int64_t
                       const char* what) {
   require_same_dtype(a, x, what);
   if (a.ndim() != 1 || a.shape(0) != n || a.strides(0) % a.itemsize() != 0)
-    throw py::value_error(std::string("logitloss._core: ") + what + " must be 1-D of the margins' size");
+    throw py::value_error(std::string("logitloss._core: ") + what +
+                          " must be 1-D of the margins' size");
   stride = a.strides(0) / static_cast<int64_t>(a.itemsize());
   return a.data();
 }

@@ -42,7 +42,8 @@ void softmax_objective(const SoftmaxObjTask& t, int64_t r0, int64_t r1) noexcept
 }
 
 void logistic_objective(const LogisticObjTask& t, int64_t r0, int64_t r1) noexcept {
-  with_dtype(t.dtype, [&](auto tag) { logistic_obj_rows<typename decltype(tag)::type>(t, r0, r1); });
+  with_dtype(t.dtype,
+             [&](auto tag) { logistic_obj_rows<typename decltype(tag)::type>(t, r0, r1); });
 }
 
 }  // namespace
