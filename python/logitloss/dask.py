@@ -458,7 +458,8 @@ def _denominator_block(denominator: Callable[..., float], loss_ndim: int,
 
 def _finish_total(mean: bool, dtype: np.dtype, totals: np.ndarray) -> np.ndarray:
     value = _ieee_div(totals[0], totals[1]) if mean else totals[0]
-    return np.asarray(value, dtype=np.float64).astype(dtype)
+    with np.errstate(over="ignore"):  # a float16 sum beyond 65504 is inf, as in memory
+        return np.asarray(value, dtype=np.float64).astype(dtype)
 
 
 def _grad_none_block(fn: Callable[..., Any], n_inputs: int, kwargs: dict[str, Any],
