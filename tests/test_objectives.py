@@ -496,3 +496,33 @@ def test_boosting_example_reaches_the_builtin_log_loss():
                           timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "OK: every logitloss objective within 1 %" in proc.stdout
+
+
+def test_properties_hold_for_arbitrary_margins():
+    pytest.importorskip("hypothesis")
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+
+    finite = st.floats(-60, 60, allow_nan=False, width=64)
+
+    @settings(max_examples=60, deadline=None)
+    @given(hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1,
+                                                   max_side=20), elements=finite),
+           st.data())
+    def check(x, data):
+        n, k = x.shape
+        labels = data.draw(hnp.arrays(np.int64, n, elements=st.integers(0, k - 1)))
+        shift = data.draw(st.floats(-30, 30))
+        g, h = obj.softmax(x, labels, hessian="exact")
+        gs, hs = obj.softmax(x + shift, labels, hessian="exact")
+        np.testing.assert_allclose(g.sum(axis=1), 0, atol=1e-14)  # rows sum to 0
+        assert np.all(h >= 0) and np.all(h <= 0.25 + 1e-16)  # p(1 - p) <= 1/4
+        np.testing.assert_allclose(gs, g, atol=1e-12)  # softmax is shift-invariant
+        np.testing.assert_allclose(hs, h, rtol=1e-9, atol=1e-300)
+        hx = obj.softmax(x, labels)[1]
+        np.testing.assert_array_equal(hx, np.maximum(2 * h, 1e-16))  # xgboost = 2 exact
+        p = np.where(np.arange(k) == labels[:, None], g + 1, g)  # p from the gradient
+        np.testing.assert_allclose(h, p * (1 - p), atol=1e-15)
+
+    check()
