@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "kernels/api.h"
 #include "runtime/dispatch.h"
@@ -154,6 +155,151 @@ void softmax_grad(const py::array& x, const py::array& g, py::array& out, bool l
   run_rows(t, kernels().softmax_grad, t.x.outer * t.x.inner, t.x.classes);
 }
 
+// --- cross-entropy family ---------------------------------------------------
+
+// A C-contiguous buffer of `n` elements of C++ type E (float64 or int64).
+template <class E>
+E* flat_buffer(const py::object& o, int64_t n, const char* what, bool writable) {
+  if (o.is_none()) return nullptr;
+  py::array a = py::reinterpret_borrow<py::array>(o);
+  if (!py::isinstance<py::array_t<E>>(a) || !(a.flags() & py::array::c_style) || a.size() != n ||
+      (writable && !a.writeable()))
+    throw py::value_error(std::string("logitloss._core: ") + what + " must be a contiguous buffer of " +
+                          std::to_string(n) + " elements of the right dtype");
+  // Inputs may be read-only arrays: the kernels never write through them.
+  return writable ? static_cast<E*>(a.mutable_data()) : const_cast<E*>(static_cast<const E*>(a.data()));
+}
+
+// Runs the cross-entropy (or NLL) kernel; returns the lowest row whose target
+// is out of range, or -1. Outputs that are None are not computed.
+int64_t cross_entropy(const py::array& x, const py::object& target, const py::object& prob,
+                      const py::object& weight, int64_t ignore_index, bool has_ignore,
+                      double smoothing, const py::object& loss, const py::object& target_weight,
+                      const py::object& grad, const py::object& grad_scale, double grad_scalar,
+                      bool nll) {
+  CeTask t{};
+  t.dtype = dtype_of(x);
+  t.x = in_view(x, "x");
+  const int64_t rows = t.x.outer * t.x.inner;
+  t.target = flat_buffer<int64_t>(target, rows, "target", false);
+  t.prob = optional_view(prob, x, "prob");
+  if ((t.target == nullptr) == (t.prob.data == nullptr) || (nll && !t.target))
+    throw py::value_error("logitloss._core: give exactly one of target and prob");
+  t.weight = flat_buffer<double>(weight, t.x.classes, "weight", false);
+  t.ignore_index = ignore_index;
+  t.has_ignore = has_ignore;
+  if (!(smoothing >= 0 && smoothing <= 1))
+    throw py::value_error("logitloss._core: smoothing must be in [0, 1]");
+  t.smoothing = smoothing;
+  t.loss = flat_buffer<double>(loss, rows, "loss", true);
+  t.target_weight = flat_buffer<double>(target_weight, rows, "target_weight", true);
+  py::array g;
+  if (!grad.is_none()) {
+    g = py::reinterpret_borrow<py::array>(grad);
+    require_same_dtype(g, x, "grad");
+    t.grad = out_view(g, x, "grad");
+  }
+  t.grad_scale = flat_buffer<double>(grad_scale, rows, "grad_scale", false);
+  t.grad_scalar = grad_scalar;
+  int64_t bad = INT64_MAX;
+  t.bad_row = &bad;
+  const auto kernel = nll ? kernels().ce.nll_loss : kernels().ce.cross_entropy;
+  // NLL and the targets-only pass read O(1) elements per row.
+  const bool per_row_work = nll || (!t.loss && !t.grad.data);
+  run_rows(t, kernel, rows, per_row_work ? 1 : t.x.classes);
+  return bad == INT64_MAX ? -1 : bad;
+}
+
+// --- end cross-entropy family -----------------------------------------------
+// ------------------------------------------- elementwise losses (issue 4)
+
+// Elements per work unit of the elementwise losses: a fixed constant, so
+// per-block partial sums (and hence reductions) never depend on threads.
+constexpr int64_t kBinaryLossBlock = 4096;
+
+View3 same_shape_view(const py::object& o, const py::array& x, const char* what) {
+  if (o.is_none()) return View3{};
+  return optional_view(o, x, what);
+}
+
+MutView3 optional_out(const py::object& o, const py::array& x, const char* what) {
+  if (o.is_none()) return MutView3{};
+  py::array a = py::reinterpret_borrow<py::array>(o);
+  require_same_dtype(a, x, what);
+  return out_view(a, x, what);
+}
+
+// kind: "bce" | "focal". x, y and the optional operands are 3-D views of one
+// shape (zero strides allowed for the read-only ones); partials, if given,
+// is a writable contiguous float64 buffer with one entry per block.
+void binary_loss(const std::string& kind, const py::array& x, const py::array& y,
+                 const py::object& w, const py::object& pw, double alpha, double gamma,
+                 const py::object& loss_out, const py::object& partials,
+                 const py::object& grad_out, const py::object& g, double g_scalar) {
+  BinaryLossTask t{};
+  if (kind == "bce")
+    t.loss = BinaryLoss::bce;
+  else if (kind == "focal")
+    t.loss = BinaryLoss::focal;
+  else
+    throw py::value_error("logitloss._core: unknown binary loss " + kind);
+  t.dtype = dtype_of(x);
+  t.x = in_view(x, "input");
+  require_same_dtype(y, x, "target");
+  t.y = optional_view(y, x, "target");
+  t.w = same_shape_view(w, x, "weight");
+  t.pw = same_shape_view(pw, x, "pos_weight");
+  t.g = same_shape_view(g, x, "grad_output");
+  t.loss_out = optional_out(loss_out, x, "loss");
+  t.grad_out = optional_out(grad_out, x, "grad");
+  t.alpha = alpha;
+  t.gamma = gamma;
+  t.g_scalar = g_scalar;
+  t.size = t.x.outer * t.x.classes * t.x.inner;
+  t.block = kBinaryLossBlock;
+  const int64_t blocks = (t.size + t.block - 1) / t.block;
+  if (!partials.is_none()) {
+    py::array_t<double> p = py::reinterpret_borrow<py::array>(partials);
+    if (!py::isinstance<py::array_t<double>>(partials) || !p.writeable() ||
+        !(p.flags() & py::array::c_style) || p.size() < blocks)
+      throw py::value_error("logitloss._core: partials must be a writable float64 buffer");
+    t.partials = p.mutable_data();
+  }
+  // Releasing the GIL is safe: the kernel touches no Python object, and the
+  // arrays are kept alive by the caller's references.
+  py::gil_scoped_release release;
+  parallel_for(blocks, 8, [&](int64_t b0, int64_t b1) { kernels().binary_loss(t, b0, b1); });
+}
+
+int64_t binary_loss_blocks(int64_t size) { return (size + kBinaryLossBlock - 1) / kBinaryLossBlock; }
+
+// Test-only: op(x) elementwise with the active ISA's vector math.
+py::array vector_math(const std::string& name, const py::array& x) {
+  VecMathTask t{};
+  if (name == "log")
+    t.op = VecMathOp::log;
+  else if (name == "log1p")
+    t.op = VecMathOp::log1p;
+  else if (name == "exp")
+    t.op = VecMathOp::exp;
+  else
+    throw py::value_error("logitloss._core: unknown vector math function " + name);
+  if (!(x.flags() & py::array::c_style) || x.ndim() != 1)
+    throw py::value_error("logitloss._core: x must be a contiguous 1-D array");
+  t.dtype = dtype_of(x);
+  if (t.dtype != DType::f32 && t.dtype != DType::f64)
+    throw py::type_error("logitloss._core: vector math takes float32 or float64");
+  py::array out(x.dtype(), std::vector<py::ssize_t>{x.shape(0)});
+  t.x = x.data();
+  t.out = out.mutable_data();
+  t.n = x.shape(0);
+  {
+    // Releasing the GIL is safe: plain buffers only, kept alive by x / out.
+    py::gil_scoped_release release;
+    kernels().vector_math(t, 0, t.n);
+  }
+  return out;
+}
 // ---------------------------------------------------------------------------
 // Integrations: gradient-boosting objectives. The Python layer has checked the
 // labels' range and the weights; here only memory-safety facts are checked.
@@ -239,6 +385,18 @@ PYBIND11_MODULE(_core, m) {
   m.def("softmax", &softmax, py::arg("x"), py::arg("out"), py::arg("log"));
   m.def("logsumexp_grad", &logsumexp_grad, py::arg("x"), py::arg("b"), py::arg("g"), py::arg("out"));
   m.def("softmax_grad", &softmax_grad, py::arg("x"), py::arg("g"), py::arg("out"), py::arg("log"));
+  // --- cross-entropy family
+  m.def("cross_entropy", &cross_entropy, py::arg("x"), py::arg("target"), py::arg("prob"),
+        py::arg("weight"), py::arg("ignore_index"), py::arg("has_ignore"), py::arg("smoothing"),
+        py::arg("loss"), py::arg("target_weight"), py::arg("grad"), py::arg("grad_scale"),
+        py::arg("grad_scalar"), py::arg("nll"));
+  // --- end cross-entropy family
+  // issue 4
+  m.def("binary_loss", &binary_loss, py::arg("kind"), py::arg("x"), py::arg("y"), py::arg("w"),
+        py::arg("pw"), py::arg("alpha"), py::arg("gamma"), py::arg("loss_out"),
+        py::arg("partials"), py::arg("grad_out"), py::arg("g"), py::arg("g_scalar"));
+  m.def("binary_loss_blocks", &binary_loss_blocks, py::arg("size"));
+  m.def("_vector_math", &vector_math, py::arg("name"), py::arg("x"));
   // Integrations: gradient-boosting objectives.
   m.def("softmax_objective", &softmax_objective, py::arg("x"), py::arg("labels"), py::arg("weight"),
         py::arg("grad"), py::arg("hess"), py::arg("hessian"));

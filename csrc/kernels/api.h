@@ -65,6 +65,72 @@ struct SoftmaxGradTask {
   MutView3 out;
 };
 
+// --- cross-entropy family -------------------------------------------------
+// Softmax cross-entropy (input: logits) or NLL (input: log-probabilities)
+// with PyTorch's options, over the class axis. Per row r: the loss (in
+// double, before any reduction), the target's weight w_t (0 when ignored:
+// the 'mean' denominator) and, when `grad.data` is set, the gradient scaled
+// by grad_scale[r] (or grad_scalar). Any output may be absent; with no loss
+// and no grad only the targets are read. See Note [Stable cross-entropy].
+struct CeTask {
+  DType dtype;
+  View3 x;
+  const int64_t* target = nullptr;  // per row class index; null: probabilities
+  View3 prob;                        // probability targets shaped like x
+  const double* weight = nullptr;    // (classes,) or null (all ones)
+  int64_t ignore_index = 0;
+  bool has_ignore = false;           // false: no index is ignored
+  double smoothing = 0;              // label smoothing in [0, 1]
+  double* loss = nullptr;            // per row, or null
+  double* target_weight = nullptr;   // per row, or null
+  MutView3 grad;                     // NLL: must be zero-filled by the caller
+  const double* grad_scale = nullptr;  // per row; null: grad_scalar
+  double grad_scalar = 1;
+  // Lowest row whose target is neither ignored nor in [0, classes); the
+  // caller initialises it to INT64_MAX. Such rows are skipped (loss 0).
+  int64_t* bad_row = nullptr;
+};
+
+struct CeKernels {
+  void (*cross_entropy)(const CeTask&, int64_t row_begin, int64_t row_end) noexcept;
+  void (*nll_loss)(const CeTask&, int64_t row_begin, int64_t row_end) noexcept;
+};
+// --- end cross-entropy family ---------------------------------------------
+
+// --- binary losses: BCE-with-logits, sigmoid focal loss ------------------
+// BCE-with-logits and sigmoid focal loss. Every operand is a strided view of
+// the same (outer, mid, inner) shape (broadcast operands have zero strides);
+// elements are numbered in C order of that shape and processed in FIXED
+// blocks of `block` elements (the kernels' work unit), so per-block partial
+// sums never depend on the thread split.
+enum class VecMathOp : int32_t { log = 0, log1p = 1, exp = 2 };
+
+// Test-only: out[i] = op(x[i]) with the ISA's vector math, contiguous n.
+struct VecMathTask {
+  DType dtype;  // f32 or f64 only
+  VecMathOp op;
+  const void* x;
+  void* out;
+  int64_t n;
+};
+
+enum class BinaryLoss : int32_t { bce = 0, focal = 1 };
+
+struct BinaryLossTask {
+  DType dtype;
+  BinaryLoss loss;
+  int64_t size = 0;        // outer * mid * inner
+  int64_t block = 0;       // elements per work unit
+  View3 x, y;              // input, target
+  View3 w, pw;             // optional (bce only): weight, pos_weight
+  double alpha = 0, gamma = 0;  // focal only
+  MutView3 loss_out;       // optional: elementwise loss ('none')
+  double* partials = nullptr;   // optional: per-block loss sums, in double
+  MutView3 grad_out;       // optional: gradient
+  View3 g;                 // optional: elementwise grad_output ('none')
+  double g_scalar = 1.0;   // grad_output factor when g is absent
+};
+
 // ---------------------------------------------------------------------------
 // Integrations: gradient-boosting objectives (kernels/objectives.h).
 // See Note [Boosting objectives] for the formulas.
@@ -106,6 +172,11 @@ struct KernelTable {
   void (*softmax)(const SoftmaxTask&, int64_t row_begin, int64_t row_end) noexcept;
   void (*logsumexp_grad)(const LseGradTask&, int64_t row_begin, int64_t row_end) noexcept;
   void (*softmax_grad)(const SoftmaxGradTask&, int64_t row_begin, int64_t row_end) noexcept;
+  CeKernels ce;  // cross-entropy family
+  // Binary losses run blocks [begin, end); vector_math runs
+  // elements [begin, end).
+  void (*binary_loss)(const BinaryLossTask&, int64_t block_begin, int64_t block_end) noexcept;
+  void (*vector_math)(const VecMathTask&, int64_t begin, int64_t end) noexcept;
   // Integrations: gradient-boosting objectives.
   SoftmaxObjKernel softmax_objective;
   LogisticObjKernel logistic_objective;

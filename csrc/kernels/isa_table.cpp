@@ -2,6 +2,10 @@
 // with that level's -m flags and defines LL_ISA (the namespace, e.g. avx2),
 // LL_VEC_BYTES and LL_TABLE_NAME (the exported table's symbol).
 #include "logsumexp.h"
+// --- cross-entropy family
+#include "cross_entropy.h"
+// --- end cross-entropy family
+#include "binary_loss.h"
 #include "objectives.h"  // integrations
 
 namespace logitloss {
@@ -36,6 +40,27 @@ void softmax_grad(const SoftmaxGradTask& t, int64_t r0, int64_t r1) noexcept {
   with_dtype(t.dtype, [&](auto tag) { softmax_grad_rows<typename decltype(tag)::type>(t, r0, r1); });
 }
 
+// --- cross-entropy family
+void cross_entropy(const CeTask& t, int64_t r0, int64_t r1) noexcept {
+  with_dtype(t.dtype, [&](auto tag) { cross_entropy_rows<typename decltype(tag)::type>(t, r0, r1); });
+}
+
+void nll_loss(const CeTask& t, int64_t r0, int64_t r1) noexcept {
+  with_dtype(t.dtype, [&](auto tag) { nll_rows<typename decltype(tag)::type>(t, r0, r1); });
+}
+// --- end cross-entropy family
+// --- binary losses and test-only vector math
+void binary_loss(const BinaryLossTask& t, int64_t b0, int64_t b1) noexcept {
+  with_dtype(t.dtype, [&](auto tag) { binary_loss_rows<typename decltype(tag)::type>(t, b0, b1); });
+}
+
+void vector_math(const VecMathTask& t, int64_t i0, int64_t i1) noexcept {
+  if (t.dtype == DType::f32)
+    vector_math_range<float>(t, i0, i1);
+  else if (t.dtype == DType::f64)
+    vector_math_range<double>(t, i0, i1);
+}
+
 // Integrations: gradient-boosting objectives.
 void softmax_objective(const SoftmaxObjTask& t, int64_t r0, int64_t r1) noexcept {
   with_dtype(t.dtype, [&](auto tag) { softmax_obj_rows<typename decltype(tag)::type>(t, r0, r1); });
@@ -59,6 +84,9 @@ const KernelTable LL_TABLE_NAME = {
     &LL_ISA::softmax,
     &LL_ISA::logsumexp_grad,
     &LL_ISA::softmax_grad,
+    {&LL_ISA::cross_entropy, &LL_ISA::nll_loss},  // cross-entropy family
+    &LL_ISA::binary_loss,
+    &LL_ISA::vector_math,  // test-only
     // Integrations: gradient-boosting objectives.
     &LL_ISA::softmax_objective,
     &LL_ISA::logistic_objective,

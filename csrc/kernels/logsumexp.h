@@ -28,7 +28,8 @@ inline void lse_finish(const LseTask& t, int64_t r, const RowStats& st) {
 
 template <class T, bool kHasB>
 inline void lse_special(const LseTask& t, int64_t r) {
-  const SpecialRow s = scan_special<T, kHasB>(row_ptr<T>(t.x, r), row_ptr<T>(t.b, r), t.x.classes);
+  const RowPtr<T> x = row_ptr<T>(t.x, r);
+  const SpecialRow s = scan_special<T, kHasB>(x, kHasB ? row_ptr<T>(t.b, r) : x, t.x.classes);
   if (s.nan) return write_lse<T>(t, r, kNaN<double>, kNaN<double>);
   if (s.m == -kInf<double>) return write_lse<T>(t, r, -kInf<double>, 0.0);
   // Max is +inf: the sign of the infinite entries' total scale decides.
@@ -157,7 +158,7 @@ void softmax_rows(const SoftmaxTask& t, int64_t r0, int64_t r1) noexcept {
 template <class T, bool kHasB>
 inline void lse_grad_special(const View3& xv, const View3& bv, const MutView3& ov, int64_t r) {
   const RowPtr<T> x = row_ptr<T>(xv, r);
-  const RowPtr<T> b = row_ptr<T>(bv, r);
+  const RowPtr<T> b = kHasB ? row_ptr<T>(bv, r) : x;  // an absent b has no rows
   const MutRowPtr<T> out = row_ptr<T>(ov, r);
   const SpecialRow s = scan_special<T, kHasB>(x, b, xv.classes);
   for (int64_t k = 0; k < xv.classes; ++k) {

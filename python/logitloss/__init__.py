@@ -5,6 +5,22 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .binary import (
+    binary_cross_entropy_with_logits,
+    binary_cross_entropy_with_logits_grad,
+    binary_cross_entropy_with_logits_value_and_grad,
+    sigmoid_focal_loss,
+    sigmoid_focal_loss_grad,
+    sigmoid_focal_loss_value_and_grad,
+)
+from .cross_entropy import (
+    cross_entropy,
+    cross_entropy_grad,
+    cross_entropy_value_and_grad,
+    nll_loss,
+    nll_loss_grad,
+    nll_loss_value_and_grad,
+)
 from .logsumexp import (
     log_softmax,
     log_softmax_grad,
@@ -13,6 +29,7 @@ from .logsumexp import (
     softmax,
     softmax_grad,
 )
+from .losses import BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
 from .runtime import _configure_from_environment, build_info, get_num_threads, set_num_threads
 
 try:
@@ -22,12 +39,32 @@ except PackageNotFoundError:  # running from a source tree without metadata
 
 __all__ = [
     "__version__",
+    # log-sum-exp family (scipy.special semantics)
     "logsumexp",
     "log_softmax",
     "softmax",
     "logsumexp_grad",
     "log_softmax_grad",
     "softmax_grad",
+    # cross-entropy family (torch.nn.functional semantics)
+    "cross_entropy",
+    "cross_entropy_grad",
+    "cross_entropy_value_and_grad",
+    "nll_loss",
+    "nll_loss_grad",
+    "nll_loss_value_and_grad",
+    # binary losses
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy_with_logits_grad",
+    "binary_cross_entropy_with_logits_value_and_grad",
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_grad",
+    "sigmoid_focal_loss_value_and_grad",
+    # loss objects (torch.nn)
+    "CrossEntropyLoss",
+    "NLLLoss",
+    "BCEWithLogitsLoss",
+    # runtime
     "get_num_threads",
     "set_num_threads",
     "build_info",

@@ -54,14 +54,50 @@ def _contenders(x: np.ndarray) -> Dict[str, Callable[[], object]]:
     return fns
 
 
+def _numpy_ce_value_and_grad(x: np.ndarray, t: np.ndarray) -> tuple:
+    logp = x - _numpy_logsumexp(x)[:, None]
+    rows = np.arange(len(t))
+    grad = np.exp(logp)
+    grad[rows, t] -= 1
+    return -logp[rows, t].mean(), grad / len(t)
+
+
+def _ce_contenders(x: np.ndarray, t: np.ndarray) -> Dict[str, Callable[[], object]]:
+    fns: Dict[str, Callable[[], object]] = {
+        "logitloss": lambda: ll.cross_entropy_value_and_grad(x, t),
+        "numpy": lambda: _numpy_ce_value_and_grad(x, t),
+    }
+    try:
+        import torch
+
+        tt = torch.from_numpy(t)
+
+        def torch_fwd_bwd() -> object:
+            tx = torch.from_numpy(x).requires_grad_()
+            torch.nn.functional.cross_entropy(tx, tt).backward()
+            return tx.grad
+
+        fns["torch"] = torch_fwd_bwd
+    except ImportError:
+        pass
+    return fns
+
+
+def _row(label: str, fns: Dict[str, Callable[[], object]]) -> str:
+    times = {name: median_seconds(fn) for name, fn in fns.items()}
+    cells = "  ".join(f"{name} {1e3 * t:8.3f} ms" for name, t in times.items())
+    return f"{label}:  {cells}"
+
+
 def table(shapes: Optional[List[tuple]] = None) -> str:
-    """Milliseconds per logsumexp(axis=1) call on float32 inputs."""
+    """Milliseconds per call on float32 inputs: logsumexp(axis=1) and
+    cross-entropy loss + gradient against NumPy (and torch / JAX)."""
     shapes = shapes or [(256, 1000), (4096, 4096)]
     rng = np.random.default_rng(0)
     lines = []
     for shape in shapes:
         x = rng.standard_normal(shape, dtype=np.float32)
-        times = {name: median_seconds(fn) for name, fn in _contenders(x).items()}
-        cells = "  ".join(f"{name} {1e3 * t:8.3f} ms" for name, t in times.items())
-        lines.append(f"logsumexp axis=1 float32 {shape}:  {cells}")
+        t = rng.integers(0, shape[1], shape[0])
+        lines.append(_row(f"logsumexp axis=1 {shape}", _contenders(x)))
+        lines.append(_row(f"cross-entropy value+grad {shape}", _ce_contenders(x, t)))
     return "\n".join(lines)

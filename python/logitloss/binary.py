@@ -1,0 +1,406 @@
+"""Binary losses on logits: BCE-with-logits (``torch.nn.functional``
+semantics) and sigmoid focal loss (``torchvision.ops`` semantics).
+
+Both are elementwise: every operand is seen by the kernel as an
+``(outer, mid, inner)`` strided view of the input's shape. ``weight`` and
+``pos_weight`` are broadcast as zero-stride views (no copies), and adjacent
+dimensions are merged whenever every operand's strides allow it.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, NamedTuple
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from . import _core
+from ._validation import as_array, compute_dtype
+
+__all__ = [
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy_with_logits_grad",
+    "binary_cross_entropy_with_logits_value_and_grad",
+    "sigmoid_focal_loss",
+    "sigmoid_focal_loss_grad",
+    "sigmoid_focal_loss_value_and_grad",
+]
+
+_REDUCTIONS = ("none", "mean", "sum")
+
+
+class _Operands(NamedTuple):
+    x: np.ndarray  # input, kernel dtype
+    y: np.ndarray  # target, broadcast-free, same shape and dtype
+    w: np.ndarray | None  # weight broadcast to x.shape (zero-stride view)
+    pw: np.ndarray | None  # pos_weight broadcast to x.shape (zero-stride view)
+
+
+def _check_reduction(func: str, reduction: object) -> str:
+    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
+        raise ValueError(
+            f"{func}: reduction must be 'none', 'mean' or 'sum', not {reduction!r}"
+        )
+    return reduction
+
+
+def _cast(a: np.ndarray, dtype: np.dtype, func: str, arg: str) -> np.ndarray:
+    compute_dtype(a.dtype, func, arg)  # TypeError for non-real dtypes
+    return a if a.dtype == dtype else a.astype(dtype)
+
+
+def _broadcast_operand(
+    value: object, shape: tuple[int, ...], dtype: np.dtype, func: str, arg: str
+) -> np.ndarray | None:
+    if value is None:
+        return None
+    a = as_array(value, func, arg)
+    try:
+        np.broadcast_shapes(a.shape, shape)
+        if np.broadcast_shapes(a.shape, shape) != shape:
+            raise ValueError
+    except ValueError:
+        raise ValueError(
+            f"{func}: {arg} with shape {a.shape} does not broadcast to the input shape {shape}"
+        ) from None
+    # Cast before broadcasting: the cast copies only the small operand.
+    return np.broadcast_to(_cast(a, dtype, func, arg), shape)
+
+
+def _operands(
+    func: str, input: Any, target: Any, weight: Any = None, pos_weight: Any = None
+) -> _Operands:
+    x = as_array(input, func, "input")
+    dtype = compute_dtype(x.dtype, func, "input")
+    x = _cast(x, dtype, func, "input")
+    y = as_array(target, func, "target")
+    if y.shape != x.shape:
+        raise ValueError(
+            f"{func}: target with shape {y.shape} must have the same shape as "
+            f"input with shape {x.shape}"
+        )
+    y = _cast(y, dtype, func, "target")
+    w = _broadcast_operand(weight, x.shape, dtype, func, "weight")
+    pw = _broadcast_operand(pos_weight, x.shape, dtype, func, "pos_weight")
+    return _Operands(x, y, w, pw)
+
+
+def _merged_layout(
+    shape: tuple[int, ...], arrays: list[np.ndarray]
+) -> tuple[tuple[int, ...], list[tuple[int, ...]]] | None:
+    """Shape and per-array strides (in bytes) after dropping size-1 dimensions
+    and merging adjacent ones where every array's strides allow it; None when
+    more than 3 dimensions remain."""
+    dims = [d for d in range(len(shape)) if shape[d] != 1]
+    mshape: list[int] = []
+    mstrides: list[list[int]] = [[] for _ in arrays]
+    for d in reversed(dims):
+        n = shape[d]
+        if mshape and all(
+            a.strides[d] == ms[0] * mshape[0] for a, ms in zip(arrays, mstrides)
+        ):
+            mshape[0] *= n
+            continue
+        mshape.insert(0, n)
+        for a, ms in zip(arrays, mstrides):
+            ms.insert(0, a.strides[d])
+    if len(mshape) > 3:
+        return None
+    pad = 3 - len(mshape)
+    return (1,) * pad + tuple(mshape), [(0,) * pad + tuple(ms) for ms in mstrides]
+
+
+class _KernelViews(NamedTuple):
+    inputs: list[np.ndarray | None]  # 3-D views of the inputs, in order
+    outputs: list[np.ndarray]  # 3-D writable views of the new outputs
+    results: list[np.ndarray]  # the outputs as the user sees them (input's shape)
+
+
+def _kernel_views(
+    inputs: list[np.ndarray | None], n_outputs: int, dtype: np.dtype
+) -> _KernelViews:
+    """3-D views of `inputs` (all of the first one's shape) and `n_outputs`
+    new arrays of that shape, for the kernel."""
+    x = inputs[0]
+    assert x is not None
+    shape = x.shape
+    # Walk memory in the input's order, like NumPy's order='K': axes sorted
+    # by decreasing |stride|, so a Fortran-ordered or transposed input still
+    # gives long unit-stride runs. Outputs are C-contiguous in that order.
+    perm = sorted(range(len(shape)), key=lambda d: -abs(x.strides[d]))
+    pshape = tuple(shape[d] for d in perm)
+    ins = [None if a is None else a.transpose(perm) for a in inputs]
+    outs = [np.empty(pshape, dtype) for _ in range(n_outputs)]
+    results = [o.transpose(np.argsort(perm)) for o in outs]
+    layout = _merged_layout(pshape, [a for a in ins if a is not None] + outs)
+    if layout is None:
+        # An exotic layout (more than three unmergeable strided dimensions,
+        # e.g. a 4-D input with two axes swapped and a weight broadcast over
+        # another): fall back to C-contiguous copies of the inputs, broadcast
+        # weights included, so everything merges into one dimension.
+        ins = [None if a is None else np.ascontiguousarray(a) for a in ins]
+        layout = _merged_layout(pshape, [a for a in ins if a is not None] + outs)
+        assert layout is not None
+    mshape, mstrides = layout
+    strides = iter(mstrides)
+    in3 = [None if a is None else as_strided(a, mshape, next(strides), writeable=False)
+           for a in ins]
+    out3 = [as_strided(o, mshape, next(strides), writeable=True) for o in outs]
+    return _KernelViews(in3, out3, results)
+
+
+def _grad_output(
+    func: str, grad_output: Any, reduction: str, shape: tuple[int, ...], dtype: np.dtype
+) -> tuple[np.ndarray | None, float]:
+    """(elementwise grad_output view or None, scalar factor)."""
+    size = int(np.prod(shape))
+    if reduction == "none":
+        if grad_output is None:
+            return None, 1.0
+        g = as_array(grad_output, func, "grad_output")
+        if g.shape != shape:
+            raise ValueError(
+                f"{func}: grad_output with shape {g.shape} must have the loss shape {shape} "
+                "for reduction='none'"
+            )
+        return _cast(g, dtype, func, "grad_output"), 1.0
+    g_scalar = 1.0
+    if grad_output is not None:
+        g = as_array(grad_output, func, "grad_output")
+        compute_dtype(g.dtype, func, "grad_output")
+        if g.ndim != 0:
+            raise ValueError(
+                f"{func}: grad_output must be a scalar for reduction={reduction!r}, "
+                f"not an array of shape {g.shape}"
+            )
+        g_scalar = float(g)
+    if reduction == "mean":
+        g_scalar = g_scalar / size if size else g_scalar
+    return None, g_scalar
+
+
+def _run(
+    func: str,
+    kind: str,
+    ops: _Operands,
+    reduction: str,
+    *,
+    want_loss: bool,
+    want_grad: bool,
+    grad_output: Any = None,
+    alpha: float = 0.0,
+    gamma: float = 0.0,
+) -> tuple[Any, np.ndarray | None]:
+    x = ops.x
+    shape, dtype = x.shape, x.dtype
+    size = x.size
+    want_none_loss = want_loss and reduction == "none"
+    partials = None
+    if want_loss and reduction != "none":
+        partials = np.zeros(_core.binary_loss_blocks(size), np.float64)
+    g, g_scalar = (None, 1.0)
+    if want_grad:
+        g, g_scalar = _grad_output(func, grad_output, reduction, shape, dtype)
+    n_out = int(want_none_loss) + int(want_grad)
+    views = _kernel_views([x, ops.y, ops.w, ops.pw, g], n_out, dtype)
+    vx, vy, vw, vpw, vg = views.inputs
+    outs, results = iter(views.outputs), iter(views.results)
+    vl = next(outs) if want_none_loss else None
+    loss_out = next(results) if want_none_loss else None
+    vgrad = next(outs) if want_grad else None
+    grad = next(results) if want_grad else None
+    if size:
+        _core.binary_loss(kind, vx, vy, vw, vpw, float(alpha), float(gamma),
+                          vl, partials, vgrad, vg, g_scalar)
+    loss: Any = None
+    if want_loss:
+        if reduction == "none":
+            loss = loss_out
+        else:
+            assert partials is not None
+            total = float(np.sum(partials))  # fixed (pairwise) order
+            if reduction == "mean":
+                total = total / size if size else float("nan")
+            with np.errstate(over="ignore"):  # float16 sums beyond 65504 are inf, as torch
+                loss = dtype.type(total)
+    return loss, grad
+
+
+# ------------------------------------------------------------------ BCE
+
+
+def binary_cross_entropy_with_logits(
+    input: Any, target: Any, weight: Any = None, *, pos_weight: Any = None,
+    reduction: str = "mean",
+) -> Any:
+    """Binary cross-entropy on logits, as
+    :func:`torch.nn.functional.binary_cross_entropy_with_logits`.
+
+    ``l = -w * (pw * y * log(sigmoid(x)) + (1 - y) * log(1 - sigmoid(x)))``,
+    evaluated stably for every finite logit (no overflow or NaN up to the
+    largest float; confident correct predictions keep full relative accuracy).
+
+    Parameters
+    ----------
+    input : array_like
+        Logits; float32/float64/float16/bfloat16 (integers and bool become
+        float64). The result has this dtype.
+    target : array_like
+        Targets of the same shape (soft targets allowed, not range-checked);
+        cast to the input's dtype.
+    weight : array_like, optional
+        Per-element rescaling, broadcast to the input's shape (NumPy rules).
+    pos_weight : array_like, optional
+        Weight of the positive term, broadcast to the input's shape: a
+        ``(C,)`` array applies along the last axis; use ``(C, 1, 1)`` for
+        ``(N, C, H, W)``.
+    reduction : {'mean', 'sum', 'none'}
+        ``'mean'`` is the plain mean over all elements (NaN when empty).
+
+    Returns
+    -------
+    ndarray or scalar
+        The loss (input's shape for ``'none'``, else a NumPy scalar).
+
+    Raises
+    ------
+    TypeError
+        For a non-real dtype of any operand.
+    ValueError
+        For a target of another shape, a weight or pos_weight that does not
+        broadcast to the input's shape, or an unknown reduction.
+
+    Examples
+    --------
+    >>> import logitloss as ll
+    >>> float(ll.binary_cross_entropy_with_logits([0.0, 0.0], [1.0, 0.0]))
+    0.6931471805599453
+    """
+    func = "binary_cross_entropy_with_logits"
+    reduction = _check_reduction(func, reduction)
+    ops = _operands(func, input, target, weight, pos_weight)
+    return _run(func, "bce", ops, reduction, want_loss=True, want_grad=False)[0]
+
+
+def binary_cross_entropy_with_logits_grad(
+    input: Any, target: Any, weight: Any = None, *, pos_weight: Any = None,
+    reduction: str = "mean", grad_output: Any = None,
+) -> np.ndarray:
+    """Gradient of :func:`binary_cross_entropy_with_logits` with respect to
+    `input`: ``grad_output * w * ((1 + (pw - 1) * y) * sigmoid(x) - pw * y)``
+    (divided by the element count for ``'mean'``).
+
+    `grad_output` is a scalar for ``'mean'``/``'sum'`` (default 1) and an
+    array of the input's shape for ``'none'`` (default ones). Returns an
+    array shaped and typed like `input`.
+    """
+    func = "binary_cross_entropy_with_logits_grad"
+    reduction = _check_reduction(func, reduction)
+    ops = _operands(func, input, target, weight, pos_weight)
+    grad = _run(func, "bce", ops, reduction, want_loss=False, want_grad=True,
+                grad_output=grad_output)[1]
+    assert grad is not None
+    return grad
+
+
+def binary_cross_entropy_with_logits_value_and_grad(
+    input: Any, target: Any, weight: Any = None, *, pos_weight: Any = None,
+    reduction: str = "mean",
+) -> tuple[Any, np.ndarray]:
+    """``(loss, grad)`` of :func:`binary_cross_entropy_with_logits` in one
+    fused pass (input and target read once; only the gradient, and for
+    ``'none'`` the loss, written)."""
+    func = "binary_cross_entropy_with_logits_value_and_grad"
+    reduction = _check_reduction(func, reduction)
+    ops = _operands(func, input, target, weight, pos_weight)
+    loss, grad = _run(func, "bce", ops, reduction, want_loss=True, want_grad=True)
+    assert grad is not None
+    return loss, grad
+
+
+# ---------------------------------------------------------------- focal
+
+
+def _focal_params(func: str, alpha: object, gamma: object) -> tuple[float, float]:
+    for name, v in (("alpha", alpha), ("gamma", gamma)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Real):
+            raise TypeError(f"{func}: {name} must be a real number, not {type(v).__name__}")
+    return float(alpha), float(gamma)  # type: ignore[arg-type]
+
+
+def _focal_operands(func: str, input: Any, target: Any) -> _Operands:
+    return _operands(func, input, target)
+
+
+def sigmoid_focal_loss(
+    input: Any, target: Any, alpha: float = 0.25, gamma: float = 2.0, reduction: str = "none"
+) -> Any:
+    """Sigmoid focal loss, as :func:`torchvision.ops.sigmoid_focal_loss`.
+
+    ``p = sigmoid(x)``, ``ce = bce_with_logits(x, y)``,
+    ``p_t = p * y + (1 - p) * (1 - y)``,
+    ``loss = a_t * ce * (1 - p_t) ** gamma`` with
+    ``a_t = alpha * y + (1 - alpha) * (1 - y)``, or 1 when ``alpha < 0``.
+    ``p`` and ``1 - p`` are both computed without cancellation.
+
+    Parameters
+    ----------
+    input, target : array_like
+        Logits and targets of the same shape (result dtype: the input's).
+    alpha : float
+        Weight of the positive class in [0, 1]; negative disables weighting.
+    gamma : float
+        Focusing exponent (0 gives weighted BCE).
+    reduction : {'none', 'mean', 'sum'}
+
+    Raises
+    ------
+    TypeError
+        Non-real dtypes, or non-real alpha/gamma.
+    ValueError
+        Shape mismatch or unknown reduction.
+
+    Examples
+    --------
+    >>> import logitloss as ll
+    >>> float(ll.sigmoid_focal_loss([0.0], [1.0], reduction='sum'))
+    0.04332169878499658
+    """
+    func = "sigmoid_focal_loss"
+    a, g = _focal_params(func, alpha, gamma)
+    reduction = _check_reduction(func, reduction)
+    ops = _focal_operands(func, input, target)
+    return _run(func, "focal", ops, reduction, want_loss=True, want_grad=False,
+                alpha=a, gamma=g)[0]
+
+
+def sigmoid_focal_loss_grad(
+    input: Any, target: Any, alpha: float = 0.25, gamma: float = 2.0, reduction: str = "none",
+    grad_output: Any = None,
+) -> np.ndarray:
+    """Gradient of :func:`sigmoid_focal_loss` with respect to `input`
+    (`grad_output` as for the other losses)."""
+    func = "sigmoid_focal_loss_grad"
+    a, g = _focal_params(func, alpha, gamma)
+    reduction = _check_reduction(func, reduction)
+    ops = _focal_operands(func, input, target)
+    grad = _run(func, "focal", ops, reduction, want_loss=False, want_grad=True,
+                grad_output=grad_output, alpha=a, gamma=g)[1]
+    assert grad is not None
+    return grad
+
+
+def sigmoid_focal_loss_value_and_grad(
+    input: Any, target: Any, alpha: float = 0.25, gamma: float = 2.0, reduction: str = "none"
+) -> tuple[Any, np.ndarray]:
+    """``(loss, grad)`` of :func:`sigmoid_focal_loss` in one fused pass."""
+    func = "sigmoid_focal_loss_value_and_grad"
+    a, g = _focal_params(func, alpha, gamma)
+    reduction = _check_reduction(func, reduction)
+    ops = _focal_operands(func, input, target)
+    loss, grad = _run(func, "focal", ops, reduction, want_loss=True, want_grad=True,
+                      alpha=a, gamma=g)
+    assert grad is not None
+    return loss, grad
+

@@ -1,0 +1,130 @@
+"""Loss objects: drop-in replacements for the ``torch.nn`` loss modules.
+
+Each holds its options and is callable as ``loss_fn(input, target)``, with
+``.grad(input, target, grad_output=None)`` and ``.value_and_grad(input,
+target)``. Options are validated by the functions on each call, exactly as
+for the functional forms.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .binary import (
+    binary_cross_entropy_with_logits,
+    binary_cross_entropy_with_logits_grad,
+    binary_cross_entropy_with_logits_value_and_grad,
+)
+from .cross_entropy import (
+    cross_entropy,
+    cross_entropy_grad,
+    cross_entropy_value_and_grad,
+    nll_loss,
+    nll_loss_grad,
+    nll_loss_value_and_grad,
+)
+
+__all__ = ["CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss"]
+
+
+class _Loss:
+    """A loss function with fixed keyword options: subclasses name the three
+    functions and the options they pass."""
+
+    _value: Any
+    _grad: Any
+    _value_and_grad: Any
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+
+    def __getattr__(self, name: str) -> Any:
+        options = self.__dict__.get("_options", {})
+        if name in options:
+            return options[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __call__(self, input: Any, target: Any) -> Any:
+        return type(self)._value(input, target, **self._options)
+
+    def grad(self, input: Any, target: Any, grad_output: Any = None) -> np.ndarray:
+        return type(self)._grad(input, target, grad_output=grad_output, **self._options)
+
+    def value_and_grad(self, input: Any, target: Any) -> tuple[Any, np.ndarray]:
+        return type(self)._value_and_grad(input, target, **self._options)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{k}={v!r}" for k, v in self._options.items() if k != "weight" or v is not None
+        )
+        return f"{type(self).__name__}({shown})"
+
+
+class CrossEntropyLoss(_Loss):
+    """``torch.nn.CrossEntropyLoss`` for NumPy: see :func:`cross_entropy`.
+
+    Examples
+    --------
+    >>> import logitloss as ll
+    >>> loss_fn = ll.CrossEntropyLoss(label_smoothing=0.1)
+    >>> value, grad = loss_fn.value_and_grad([[2.0, 0.0]], [0])
+    """
+
+    _value = staticmethod(cross_entropy)
+    _grad = staticmethod(cross_entropy_grad)
+    _value_and_grad = staticmethod(cross_entropy_value_and_grad)
+
+    def __init__(
+        self,
+        weight: Any = None,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+        label_smoothing: float = 0.0,
+        axis: Any = None,
+    ) -> None:
+        super().__init__(
+            weight=weight,
+            ignore_index=ignore_index,
+            reduction=reduction,
+            label_smoothing=label_smoothing,
+            axis=axis,
+        )
+
+
+class NLLLoss(_Loss):
+    """``torch.nn.NLLLoss`` for NumPy: see :func:`nll_loss`."""
+
+    _value = staticmethod(nll_loss)
+    _grad = staticmethod(nll_loss_grad)
+    _value_and_grad = staticmethod(nll_loss_value_and_grad)
+
+    def __init__(
+        self,
+        weight: Any = None,
+        ignore_index: int = -100,
+        reduction: str = "mean",
+        axis: Any = None,
+    ) -> None:
+        super().__init__(weight=weight, ignore_index=ignore_index, reduction=reduction, axis=axis)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """``torch.nn.BCEWithLogitsLoss`` for NumPy: see
+    :func:`binary_cross_entropy_with_logits` (same argument order as torch).
+
+    Examples
+    --------
+    >>> import logitloss as ll
+    >>> loss_fn = ll.BCEWithLogitsLoss(pos_weight=[2.0])
+    >>> round(float(loss_fn([[0.0]], [[1.0]])), 6)
+    1.386294
+    """
+
+    _value = staticmethod(binary_cross_entropy_with_logits)
+    _grad = staticmethod(binary_cross_entropy_with_logits_grad)
+    _value_and_grad = staticmethod(binary_cross_entropy_with_logits_value_and_grad)
+
+    def __init__(self, weight: Any = None, reduction: str = "mean", pos_weight: Any = None) -> None:
+        super().__init__(weight=weight, reduction=reduction, pos_weight=pos_weight)
