@@ -80,7 +80,7 @@ def _class_last(x: np.ndarray, axis: int | None) -> np.ndarray:
 
 
 def _log_softmax_last(x: np.ndarray) -> np.ndarray:
-    m = np.max(x, axis=-1, keepdims=True) if x.shape[-1] else np.zeros(x.shape[:-1] + (1,))
+    m = np.max(x, axis=-1, keepdims=True) if x.shape[-1] else np.zeros((*x.shape[:-1], 1))
     return x - m - np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True))
 
 
@@ -93,7 +93,7 @@ def _index_coefficients(
     t = np.asarray(target).astype(np.int64)
     valid = t != ignore_index
     tc = np.where(valid, t, 0)
-    onehot = np.zeros(t.shape + (C,))
+    onehot = np.zeros((*t.shape, C))
     np.put_along_axis(onehot, tc[..., None], 1.0, axis=-1)
     wt = np.where(valid, w[tc] if C else 0.0, 0.0)
     k = (1 - eps) * onehot * wt[..., None] + (eps / C if C else 0.0) * w * valid[..., None]

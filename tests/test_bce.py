@@ -97,10 +97,13 @@ def test_against_torch(shape, dtype, w_kind, pw_kind, reduction) -> None:  # typ
         x, y, w, pos_weight=pw, reduction=reduction
     )
     if reduction == "none":
-        assert isinstance(loss, np.ndarray) and loss.shape == shape
+        assert isinstance(loss, np.ndarray)
+        assert loss.shape == shape
     else:
-        assert isinstance(loss, np.generic) and loss.shape == ()
-    assert loss.dtype == np.dtype(dtype) and grad.dtype == np.dtype(dtype)
+        assert isinstance(loss, np.generic)
+        assert loss.shape == ()
+    assert loss.dtype == np.dtype(dtype)
+    assert grad.dtype == np.dtype(dtype)
     assert grad.shape == shape
     _close(loss, want_loss, dtype, scale=1.0)
     _close(grad, want_grad, dtype, scale=1.0 / max(1, x.size) if reduction == "mean" else 1.0)
@@ -126,7 +129,8 @@ def test_scalar_input() -> None:
     want = torch.nn.functional.binary_cross_entropy_with_logits(
         torch.tensor(1.5, dtype=torch.float64), torch.tensor(0.25, dtype=torch.float64),
         reduction="none")
-    assert isinstance(got, np.ndarray) and got.shape == ()
+    assert isinstance(got, np.ndarray)
+    assert got.shape == ()
     np.testing.assert_allclose(got, want.numpy(), rtol=1e-15)
 
 
@@ -141,13 +145,14 @@ def test_extreme_finite_logits(dtype: str) -> None:
     for pw in (1.0, 1.5):
         loss = ll.binary_cross_entropy_with_logits(x, y, pos_weight=pw, reduction="none")
         grad = ll.binary_cross_entropy_with_logits_grad(x, y, pos_weight=pw, reduction="none")
-        assert not np.isnan(loss).any() and not np.isnan(grad).any()
+        assert not np.isnan(loss).any()
+        assert not np.isnan(grad).any()
         # Exact values (mpmath), rounded to the dtype: inf only where the
         # true loss overflows (torch also overflows in between, e.g. it
         # gives inf for x = -FLT_MAX, y = 0.5, pos_weight = 1.5 whose loss
         # is 0.75 * FLT_MAX).
         with mpmath.workdps(60):
-            def ref(xi: float, yi: float) -> float:
+            def ref(xi: float, yi: float, pw: float = pw) -> float:
                 xm, ym = mpmath.mpf(xi), mpmath.mpf(yi)
                 sp = mpmath.log1p(mpmath.exp(-xm)) if xm > -1e3 else -xm
                 return float((1 - ym) * xm + (1 + (pw - 1) * ym) * sp)
@@ -295,7 +300,8 @@ def test_float16_sum_overflows_to_inf_like_torch() -> None:
     x = np.full(40000, -3.0, np.float16)
     y = np.ones(40000, np.float16)
     total = ll.binary_cross_entropy_with_logits(x, y, reduction="sum")
-    assert total.dtype == np.float16 and np.isinf(total)
+    assert total.dtype == np.float16
+    assert np.isinf(total)
     assert np.isfinite(ll.binary_cross_entropy_with_logits(x, y))
 
 
@@ -306,7 +312,8 @@ def test_16bit_input(dtype: str) -> None:
     x64, y64, _ = _data((5, 9), "float64")
     x, y = x64.astype(dt), y64.astype(dt)
     loss, grad = ll.binary_cross_entropy_with_logits_value_and_grad(x, y, reduction="none")
-    assert loss.dtype == dt and grad.dtype == dt
+    assert loss.dtype == dt
+    assert grad.dtype == dt
     xr, yr = x.astype(np.float64), y.astype(np.float64)
     ref = np.maximum(xr, 0) - xr * yr + np.log1p(np.exp(-np.abs(xr)))
     np.testing.assert_allclose(loss.astype(np.float64), ref, rtol=RTOL[dtype], atol=1e-3)
@@ -392,7 +399,8 @@ FUNCS = [
 @pytest.mark.parametrize("fn", FUNCS)
 def test_errors(fn) -> None:  # type: ignore[no-untyped-def]
     x = np.zeros((2, 3))
-    with pytest.raises(ValueError, match=r"target with shape \(3, 2\) .* input with shape \(2, 3\)"):
+    message = r"target with shape \(3, 2\) .* input with shape \(2, 3\)"
+    with pytest.raises(ValueError, match=message):
         fn(x, np.zeros((3, 2)))
     with pytest.raises(ValueError, match=r"weight with shape \(2,\) does not broadcast.*\(2, 3\)"):
         fn(x, x, np.ones(2))
@@ -430,7 +438,7 @@ def test_value_and_grad_allocates_only_the_gradient() -> None:
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
-        loss, grad = ll.binary_cross_entropy_with_logits_value_and_grad(x, y, pos_weight=pw)
+        _loss, grad = ll.binary_cross_entropy_with_logits_value_and_grad(x, y, pos_weight=pw)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -444,9 +452,12 @@ def test_concurrent_python_threads() -> None:
     x, y, _ = _data((200, 333), "float32", seed=12)
     ref = ll.binary_cross_entropy_with_logits_value_and_grad(x, y, reduction="sum")
     with ThreadPoolExecutor(4) as ex:
-        results = list(ex.map(
-            lambda _: ll.binary_cross_entropy_with_logits_value_and_grad(x, y, reduction="sum"),
-            range(8)))
+        results = list(
+            ex.map(
+                lambda _: ll.binary_cross_entropy_with_logits_value_and_grad(x, y, reduction="sum"),
+                range(8),
+            )
+        )
     for loss, grad in results:
         assert loss.tobytes() == ref[0].tobytes()
         np.testing.assert_array_equal(grad, ref[1])

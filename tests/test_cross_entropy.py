@@ -34,7 +34,7 @@ def _all_results(x, t, w, **kw):
 @pytest.mark.parametrize("kind", ["index", "prob"])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize(
-    "shape,axis",
+    ("shape", "axis"),
     [((7, 5), 1), ((7, 5), 0), ((7, 5), -1), ((3, 4, 6), -1), ((3, 4, 6), 1), ((3, 4, 6), 0),
      ((2, 3, 17, 2), 2), ((9,), 0), ((2, 1030), 1), ((1030, 3), 0)],
 )
@@ -86,7 +86,7 @@ def test_memory_layouts_and_inputs_untouched(kind, layout):
 
 @pytest.mark.parametrize("kind", ["index", "prob"])
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("shape,axis", [((4, 6), 1), ((3, 5, 4), 1), ((2, 3, 7), -1)])
+@pytest.mark.parametrize(("shape", "axis"), [((4, 6), 1), ((3, 5, 4), 1), ((2, 3, 7), -1)])
 def test_finite_differences_float64(kind, reduction, shape, axis):
     rng = np.random.default_rng(4)
     x, t, w = _problem(rng, shape, axis, kind)
@@ -112,7 +112,8 @@ def test_finite_differences_float64(kind, reduction, shape, axis):
 def test_one_dimensional_input_with_scalar_target():
     x = np.array([1.0, 2.0, 0.5])
     loss = ll.cross_entropy(x, 1, reduction="none")
-    assert isinstance(loss, np.ndarray) and loss.shape == ()
+    assert isinstance(loss, np.ndarray)
+    assert loss.shape == ()
     np.testing.assert_allclose(loss, cross_entropy_ref(x, np.array(1), reduction="none"))
     assert ll.cross_entropy(x, np.int8(1)) == ll.cross_entropy(x, 1, reduction="sum")
     np.testing.assert_allclose(
@@ -125,13 +126,17 @@ def test_empty_batches():
     x = np.empty((0, 4), np.float32)
     t = np.empty(0, np.int64)
     assert np.isnan(ll.cross_entropy(x, t))
-    assert ll.cross_entropy(x, t, reduction="sum") == 0 and ll.cross_entropy(
+    assert ll.cross_entropy(x, t, reduction="sum") == 0
+    assert ll.cross_entropy(
         x, t, reduction="sum").dtype == np.float32
     assert ll.cross_entropy(x, t, reduction="none").shape == (0,)
     v, g = ll.cross_entropy_value_and_grad(x, t)
-    assert np.isnan(v) and g.shape == (0, 4) and g.dtype == np.float32
+    assert np.isnan(v)
+    assert g.shape == (0, 4)
+    assert g.dtype == np.float32
     assert ll.cross_entropy_grad(x, np.empty((0, 4), np.float32)).shape == (0, 4)
-    assert ll.cross_entropy(np.empty((2, 3, 0)), np.empty((2, 0), np.int64), reduction="none").shape == (2, 0)
+    empty_rows = ll.cross_entropy(np.empty((2, 3, 0)), np.empty((2, 0), np.int64), reduction="none")
+    assert empty_rows.shape == (2, 0)
 
 
 def test_all_ignored_mean_is_nan_and_gradient_zero():
@@ -181,8 +186,16 @@ def test_integer_and_bool_input_promote_to_float64():
 
 def test_special_values():
     inf, nan = np.inf, np.nan
-    x = np.array([[inf, 0.0, 1.0], [-inf, -inf, -inf], [nan, 0.0, 1.0], [-inf, 0.0, 1.0],
-                  [-inf, 0.0, 1.0], [nan, 1.0, 2.0]])
+    x = np.array(
+        [
+            [inf, 0.0, 1.0],
+            [-inf, -inf, -inf],
+            [nan, 0.0, 1.0],
+            [-inf, 0.0, 1.0],
+            [-inf, 0.0, 1.0],
+            [nan, 1.0, 2.0],
+        ]
+    )
     t = np.array([1, 0, 1, 0, 1, -100])
     loss = ll.cross_entropy(x, t, reduction="none")
     assert np.isnan(loss[:3]).all()  # as torch: log_softmax is NaN on these rows
@@ -197,7 +210,8 @@ def test_special_values():
     gs = ll.cross_entropy_grad(np.ascontiguousarray(x.T), t, reduction="none", axis=0)
     np.testing.assert_array_equal(gs.T, g)
     np.testing.assert_array_equal(
-        ll.cross_entropy(np.ascontiguousarray(x.T), t, reduction="none", axis=0), loss)
+        ll.cross_entropy(np.ascontiguousarray(x.T), t, reduction="none", axis=0), loss
+    )
 
 
 def test_single_class():
@@ -211,14 +225,19 @@ def test_grad_output_forms():
     x = rng.standard_normal((4, 3))
     t = np.array([0, 1, 2, 1])
     base = ll.cross_entropy_grad(x, t, reduction="sum")
-    np.testing.assert_allclose(ll.cross_entropy_grad(x, t, reduction="sum", grad_output=2.5), 2.5 * base)
     np.testing.assert_allclose(
-        ll.cross_entropy_grad(x, t, reduction="sum", grad_output=np.float32(2.5)), 2.5 * base)
+        ll.cross_entropy_grad(x, t, reduction="sum", grad_output=2.5), 2.5 * base
+    )
+    np.testing.assert_allclose(
+        ll.cross_entropy_grad(x, t, reduction="sum", grad_output=np.float32(2.5)), 2.5 * base
+    )
     go = np.array([1.0, -2.0, 0.0, 3.0])
     g = ll.cross_entropy_grad(x, t, reduction="none", grad_output=go)
     np.testing.assert_allclose(g, base * go[:, None], rtol=1e-15)
     # a scalar broadcasts to the loss shape
-    np.testing.assert_allclose(ll.cross_entropy_grad(x, t, reduction="none", grad_output=2.0), 2 * base)
+    np.testing.assert_allclose(
+        ll.cross_entropy_grad(x, t, reduction="none", grad_output=2.0), 2 * base
+    )
 
 
 def test_loss_objects():
@@ -229,11 +248,15 @@ def test_loss_objects():
     fn = ll.CrossEntropyLoss(weight=w, ignore_index=-1, label_smoothing=0.1)
     kw = dict(ignore_index=-1, label_smoothing=0.1)
     assert fn(x, t) == ll.cross_entropy(x, t, w, **kw)
-    np.testing.assert_array_equal(fn.grad(x, t, 2.0), ll.cross_entropy_grad(x, t, w, grad_output=2.0, **kw))
+    np.testing.assert_array_equal(
+        fn.grad(x, t, 2.0), ll.cross_entropy_grad(x, t, w, grad_output=2.0, **kw)
+    )
     v, g = fn.value_and_grad(x, t)
     assert v == fn(x, t)
     np.testing.assert_array_equal(g, fn.grad(x, t))
-    assert fn.reduction == "mean" and fn.label_smoothing == 0.1 and fn.ignore_index == -1
+    assert fn.reduction == "mean"
+    assert fn.label_smoothing == 0.1
+    assert fn.ignore_index == -1
     assert "label_smoothing=0.1" in repr(fn)
     nll = ll.NLLLoss(reduction="sum", axis=0)
     lp = ll.log_softmax(x.T, axis=0)
@@ -252,11 +275,15 @@ def test_results_do_not_depend_on_thread_count():
     try:
         for n in (1, 2, 3):
             ll.set_num_threads(n)
-            results.append((ll.cross_entropy_value_and_grad(x, t, label_smoothing=0.1),
-                            ll.cross_entropy_value_and_grad(xs, t.reshape(30, 100))))
+            results.append(
+                (
+                    ll.cross_entropy_value_and_grad(x, t, label_smoothing=0.1),
+                    ll.cross_entropy_value_and_grad(xs, t.reshape(30, 100)),
+                )
+            )
     finally:
         ll.set_num_threads(before)
-    for (a, b) in results[1:]:
+    for a, b in results[1:]:
         for got, want in zip(a + b, results[0][0] + results[0][1]):
             np.testing.assert_array_equal(got, want)
 
@@ -280,7 +307,8 @@ def test_torch_tensors_are_accepted():
     x = torch.randn(4, 3, dtype=torch.float64)
     t = torch.tensor([0, 1, 2, 0])
     np.testing.assert_allclose(
-        ll.cross_entropy(x, t), torch.nn.functional.cross_entropy(x, t).item(), rtol=1e-14)
+        ll.cross_entropy(x, t), torch.nn.functional.cross_entropy(x, t).item(), rtol=1e-14
+    )
 
 
 @pytest.mark.parametrize("C", [1, 2, 3, 7, 8, 15, 16, 17, 31, 33, 1023, 4099])
@@ -295,7 +323,10 @@ def test_vector_tails(C, dtype, kind):
     ref = cross_entropy_ref(x, t, w, **kw)
     gref = cross_entropy_grad_ref(x, t, w, **kw)
     tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
-    for xin, tin, axis in ((x, t, 1), (np.ascontiguousarray(x.T), t if kind == "index" else np.ascontiguousarray(t.T), 0)):
+    for xin, tin, axis in (
+        (x, t, 1),
+        (np.ascontiguousarray(x.T), t if kind == "index" else np.ascontiguousarray(t.T), 0),
+    ):
         v, g = ll.cross_entropy_value_and_grad(xin, tin, w, axis=axis, **kw)
         np.testing.assert_allclose(v, ref, **tol)
         np.testing.assert_allclose(g if axis == 1 else g.T, gref, **tol)
@@ -319,7 +350,7 @@ def test_half_precision_against_reference(dtype):
     x = (rng.standard_normal((6, 9, 3)) * 2).astype(dtype)
     t = rng.integers(0, 9, (6, 3))
     x64 = x.astype(np.float64)
-    eps_rel = 2.0 ** -10 if dtype == "float16" else 2.0 ** -7
+    eps_rel = 2.0**-10 if dtype == "float16" else 2.0**-7
     for reduction in REDUCTIONS:
         v, g = ll.cross_entropy_value_and_grad(x, t, reduction=reduction, label_smoothing=0.1)
         assert g.dtype == np.dtype(dtype)
@@ -346,4 +377,5 @@ def test_docstring_examples():
     for name in ("logitloss.cross_entropy", "logitloss.losses"):
         mod = importlib.import_module(name)
         result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
-        assert result.failed == 0 and result.attempted > 0, name
+        assert result.failed == 0, name
+        assert result.attempted > 0, name

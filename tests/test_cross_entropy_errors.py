@@ -20,7 +20,9 @@ ALL_FUNCS = CE_FUNCS + NLL_FUNCS
 @pytest.mark.parametrize("bad", [7, 5, -1, -101])
 def test_out_of_range_target_names_value_and_class_count(fn, bad):
     t = np.array([0, bad, 1, 2])
-    with pytest.raises(IndexError, match=rf"^{fn.__name__}: target {bad} is out of range for 5 classes$"):
+    with pytest.raises(
+        IndexError, match=rf"^{fn.__name__}: target {bad} is out of range for 5 classes$"
+    ):
         fn(X, t)
 
 
@@ -58,7 +60,9 @@ def test_weight_shape_mismatch_names_both_shapes(fn):
 @pytest.mark.parametrize("fn", ALL_FUNCS, ids=lambda f: f.__name__)
 @pytest.mark.parametrize("reduction", ["avg", "", None, "MEAN"])
 def test_bad_reduction(fn, reduction):
-    with pytest.raises(ValueError, match=rf"^{fn.__name__}: reduction must be 'none', 'mean' or 'sum'"):
+    with pytest.raises(
+        ValueError, match=rf"^{fn.__name__}: reduction must be 'none', 'mean' or 'sum'"
+    ):
         fn(X, T, reduction=reduction)
 
 
@@ -89,8 +93,12 @@ def test_axis_of_wrong_type():
 @pytest.mark.parametrize("fn", ALL_FUNCS, ids=lambda f: f.__name__)
 @pytest.mark.parametrize(
     "target",
-    [np.array(["a", "b", "c", "d"]), np.zeros(4, complex), np.array([0, 1, 2, 3], object),
-     np.zeros(4, bool)],
+    [
+        np.array(["a", "b", "c", "d"]),
+        np.zeros(4, complex),
+        np.array([0, 1, 2, 3], object),
+        np.zeros(4, bool),
+    ],
     ids=["str", "complex", "object", "bool"],
 )
 def test_non_numeric_target(fn, target):
@@ -100,8 +108,10 @@ def test_non_numeric_target(fn, target):
 
 @pytest.mark.parametrize("fn", ALL_FUNCS, ids=lambda f: f.__name__)
 @pytest.mark.parametrize(
-    "x", [np.zeros((4, 5), complex), np.zeros((4, 5), object), np.full((4, 5), "a")],
-    ids=["complex", "object", "str"])
+    "x",
+    [np.zeros((4, 5), complex), np.zeros((4, 5), object), np.full((4, 5), "a")],
+    ids=["complex", "object", "str"],
+)
 def test_non_numeric_input(fn, x):
     with pytest.raises(TypeError, match=rf"^{fn.__name__}: input has unsupported dtype"):
         fn(x, T)
@@ -121,7 +131,11 @@ def test_zero_dimensional_input():
 
 @pytest.mark.parametrize("fn", NLL_FUNCS, ids=lambda f: f.__name__)
 def test_nll_rejects_probability_targets(fn):
-    with pytest.raises(TypeError, match=rf"^{fn.__name__}: target has unsupported dtype float32; expected integer class indices$"):
+    with pytest.raises(
+        TypeError,
+        match=rf"^{fn.__name__}: target has unsupported dtype float32; "
+        r"expected integer class indices$",
+    ):
         fn(X, np.zeros((4, 5), np.float32))
 
 
@@ -138,9 +152,13 @@ def test_weight_non_numeric():
 
 @pytest.mark.parametrize("fn", [ll.cross_entropy_grad, ll.nll_loss_grad], ids=lambda f: f.__name__)
 def test_grad_output_shape(fn):
-    with pytest.raises(ValueError, match=r"grad_output has shape \(3,\); expected the loss shape \(4,\)"):
+    with pytest.raises(
+        ValueError, match=r"grad_output has shape \(3,\); expected the loss shape \(4,\)"
+    ):
         fn(X, T, reduction="none", grad_output=np.ones(3))
-    with pytest.raises(ValueError, match=r"grad_output has shape \(4,\); expected a scalar for reduction='mean'"):
+    with pytest.raises(
+        ValueError, match=r"grad_output has shape \(4,\); expected a scalar for reduction='mean'"
+    ):
         fn(X, T, grad_output=np.ones(4))
     with pytest.raises(TypeError, match="grad_output has unsupported dtype"):
         fn(X, T, grad_output="x")
@@ -151,7 +169,7 @@ def test_loss_object_errors_surface_on_call():
     with pytest.raises(ValueError, match="reduction must be"):
         fn(X, T)
     with pytest.raises(AttributeError):
-        fn.nonexistent  # noqa: B018
+        fn.nonexistent
 
 
 def test_first_out_of_range_target_across_thread_chunks():

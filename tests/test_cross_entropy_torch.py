@@ -85,13 +85,15 @@ def _check(x, target, weight, kw, nll, dtype, rng):
             x, target, weight, dict(kw, reduction=reduction), go, nll)
         value = ours[0](x, target, weight, reduction=reduction, **okw)
         if reduction == "none":
-            assert isinstance(value, np.ndarray) and value.dtype == dtype
+            assert isinstance(value, np.ndarray)
+            assert value.dtype == dtype
             assert value.shape == tloss.shape
         else:
             assert type(value) is dtype
         _close(value, tloss, dtype, f"value {reduction}")
         grad = ours[1](x, target, weight, reduction=reduction, grad_output=go, **okw)
-        assert grad.dtype == dtype and grad.shape == x.shape
+        assert grad.dtype == dtype
+        assert grad.shape == x.shape
         _close(grad, tgrad, dtype, f"grad {reduction}")
         v2, g2 = ours[2](x, target, weight, reduction=reduction, **okw)
         _close(v2, tloss, dtype, f"fused value {reduction}")
@@ -103,7 +105,7 @@ CE_INDEX_CASES = list(itertools.product(
     (0.0, 0.1, 1.0)))
 
 
-@pytest.mark.parametrize("shape,dtype,weighted,ignore,eps", CE_INDEX_CASES)
+@pytest.mark.parametrize(("shape", "dtype", "weighted", "ignore", "eps"), CE_INDEX_CASES)
 def test_cross_entropy_index_targets(shape, dtype, weighted, ignore, eps):
     rng = np.random.default_rng(zlib.crc32(repr((shape, weighted, ignore, eps)).encode()))
     x = (rng.standard_normal(shape) * 2).astype(dtype)
@@ -118,7 +120,7 @@ CE_PROB_CASES = list(itertools.product(
     SHAPES, (np.float32, np.float64), (False, True), (0.0, 0.1, 1.0)))
 
 
-@pytest.mark.parametrize("shape,dtype,weighted,eps", CE_PROB_CASES)
+@pytest.mark.parametrize(("shape", "dtype", "weighted", "eps"), CE_PROB_CASES)
 def test_cross_entropy_probability_targets(shape, dtype, weighted, eps):
     rng = np.random.default_rng(zlib.crc32(repr((shape, weighted, eps, "p")).encode()))
     x = (rng.standard_normal(shape) * 2).astype(dtype)
@@ -134,7 +136,7 @@ NLL_CASES = list(itertools.product(
     SHAPES, (np.float32, np.float64), (False, True), ("absent", "present", "in_range", "all")))
 
 
-@pytest.mark.parametrize("shape,dtype,weighted,ignore", NLL_CASES)
+@pytest.mark.parametrize(("shape", "dtype", "weighted", "ignore"), NLL_CASES)
 def test_nll_loss(shape, dtype, weighted, ignore):
     rng = np.random.default_rng(zlib.crc32(repr((shape, weighted, ignore, "nll")).encode()))
     x = (rng.standard_normal(shape) - 2).astype(dtype)
@@ -162,7 +164,7 @@ def test_half_precision_matches_torch_float32(half, kind, shape):
     x32 = x.astype(np.float32)
     weight = rng.uniform(0.5, 2, shape[1]).astype(dtype)
     if kind == "index":
-        target = rng.integers(0, shape[1], size=(shape[0],) + shape[2:])
+        target = rng.integers(0, shape[1], size=(shape[0], *shape[2:]))
         target.flat[::4] = -100
     else:
         p = rng.random(shape)
@@ -173,7 +175,8 @@ def test_half_precision_matches_torch_float32(half, kind, shape):
         tl, tg, _ = _torch_loss_and_grads(
             x32, t_torch, weight.astype(np.float32), kw, None, nll=False)
         v, g = ll.cross_entropy_value_and_grad(x, target, weight, **kw)
-        assert g.dtype == dtype and np.asarray(v).dtype == dtype
+        assert g.dtype == dtype
+        assert np.asarray(v).dtype == dtype
         np.testing.assert_allclose(np.asarray(v, np.float32), tl, rtol=rtol, atol=rtol * 1e-2)
         np.testing.assert_allclose(g.astype(np.float32), tg, rtol=rtol, atol=rtol * 1e-2)
         np.testing.assert_array_equal(ll.cross_entropy(x, target, weight, **kw), v)

@@ -56,7 +56,11 @@ def test_every_level_agrees_with_baseline(level):
             # Same algorithm; only FMA contraction and lane order differ. The
             # vector-Jacobian products cancel (g - sum(g y)), so their float32
             # differences are absolute, at the scale of g (~1).
-            tol = dict(rtol=2e-6, atol=2e-7) if g.dtype == np.float32 else dict(rtol=1e-13, atol=1e-14)
+            tol = (
+                dict(rtol=2e-6, atol=2e-7)
+                if g.dtype == np.float32
+                else dict(rtol=1e-13, atol=1e-14)
+            )
             np.testing.assert_allclose(g, w, **tol, err_msg=f"{level} {name}")
 
 
@@ -66,7 +70,8 @@ def test_build_info_reports_the_levels():
     assert set(info["simd_supported"]) <= set(info["simd_built"])
     assert info["simd_built"][0] == "baseline"
     assert info["simd"] == info["simd_supported"][-1] or os.environ.get("LOGITLOSS_SIMD")
-    assert isinstance(info["version"], str) and info["version"] == ll.__version__
+    assert isinstance(info["version"], str)
+    assert info["version"] == ll.__version__
     assert info["num_threads"] == ll.get_num_threads()
 
 
@@ -79,14 +84,21 @@ def test_set_simd_level_refuses_unknown_levels():
 def _info_in_subprocess(env_value):
     env = dict(os.environ, LOGITLOSS_SIMD=env_value)
     code = "import json, warnings, logitloss as ll; print(json.dumps(ll.build_info()['simd']))"
-    proc = subprocess.run([sys.executable, "-W", "always", "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-W", "always", "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout), proc.stderr
 
 
 def test_environment_selects_a_lower_level():
     level, err = _info_in_subprocess("baseline")
-    assert level == "baseline" and "LOGITLOSS_SIMD" not in err
+    assert level == "baseline"
+    assert "LOGITLOSS_SIMD" not in err
 
 
 def test_environment_with_a_bogus_level_warns_and_keeps_the_best():

@@ -54,7 +54,8 @@ def test_against_torchvision_formula(shape, dtype, alpha, gamma, reduction) -> N
     grad = ll.sigmoid_focal_loss_grad(x, y, alpha, gamma, reduction,
                                       grad_output=g if reduction == "none" else 0.7)
     vloss, vgrad = ll.sigmoid_focal_loss_value_and_grad(x, y, alpha, gamma, reduction)
-    assert loss.dtype == np.dtype(dtype) and grad.dtype == np.dtype(dtype)
+    assert loss.dtype == np.dtype(dtype)
+    assert grad.dtype == np.dtype(dtype)
     assert grad.shape == shape
     if reduction != "none":
         assert isinstance(loss, np.generic)
@@ -104,10 +105,12 @@ def test_extreme_logits(dtype: str) -> None:
     x = np.array([1e4, -1e4, 1e30, -1e30, big, -big] * 2, dtype)
     y = np.array([1.0] * 6 + [0.0] * 6, dtype)
     loss, grad = ll.sigmoid_focal_loss_value_and_grad(x, y, reduction="none")
-    assert not np.isnan(loss).any() and not np.isnan(grad).any()
+    assert not np.isnan(loss).any()
+    assert not np.isnan(grad).any()
     # Right side: exactly 0 loss and gradient; wrong side: a_t * |x|.
     right = (x > 0) == (y == 1)
-    assert (loss[right] == 0).all() and (grad[right] == 0).all()
+    assert (loss[right] == 0).all()
+    assert (grad[right] == 0).all()
     at = np.where(y == 1, 0.25, 0.75)
     np.testing.assert_allclose(loss[~right], (at * np.abs(x.astype(np.float64)))[~right],
                                rtol=1e-6)

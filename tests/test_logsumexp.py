@@ -41,7 +41,8 @@ def test_matches_scipy_on_the_grid(simd_level, rng, dtype, classes, layout):
     x = (rng.standard_normal(shape) * 20).astype(dtype)
     got = ll.logsumexp(x, axis=axis)
     want = scipy_lse(x.astype(np.float64), axis=axis)  # the exact answer, rounded
-    assert got.dtype == dtype and got.shape == want.shape
+    assert got.dtype == dtype
+    assert got.shape == want.shape
     assert_close(got, want, RTOL[dtype])
 
 
@@ -62,7 +63,8 @@ def test_scalar_results_are_numpy_scalars():
     assert isinstance(got, np.float32)
     assert isinstance(ll.logsumexp([1.0, 2.0]), np.float64)
     lse, sign = ll.logsumexp([1.0, 2.0], b=[1.0, -1.0], return_sign=True)
-    assert isinstance(lse, np.float64) and isinstance(sign, np.float64)
+    assert isinstance(lse, np.float64)
+    assert isinstance(sign, np.float64)
 
 
 def test_zero_dimensional_input_behaves_like_scipy():
@@ -128,7 +130,7 @@ SPECIAL_ROWS = [
 ]
 
 
-@pytest.mark.parametrize("a, b", SPECIAL_ROWS, ids=[str(r) for r in SPECIAL_ROWS])
+@pytest.mark.parametrize(("a", "b"), SPECIAL_ROWS, ids=[str(r) for r in SPECIAL_ROWS])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_special_values_match_scipy(simd_level, a, b, dtype):
     with np.errstate(over="ignore"):  # 1e308 becomes inf in float32, on purpose
@@ -155,7 +157,8 @@ def test_special_values_spelled_out():
 def test_cancelling_maxima_leave_the_rest(dtype):
     # The maxima's scales sum to 0, so the result is log(exp(0)) = 0; in
     # float32 the rest is one float32 exp, within an ulp of its exact value.
-    got, sign = ll.logsumexp(np.array([3, 3, 0], dtype), b=np.array([1, -1, 1], dtype), return_sign=True)
+    a, b = np.array([3, 3, 0], dtype), np.array([1, -1, 1], dtype)
+    got, sign = ll.logsumexp(a, b=b, return_sign=True)
     assert sign == 1
     assert abs(got) <= 4 * np.finfo(dtype).eps
 
@@ -168,10 +171,11 @@ def test_maxima_cancelling_at_overflowing_magnitude_give_minus_inf():
 def test_empty_everything_is_minus_inf():
     # SciPy raises an IndexError for this shape with axis=None.
     got = ll.logsumexp(np.zeros((0, 0)))
-    assert isinstance(got, np.float64) and got == -INF
+    assert isinstance(got, np.float64)
+    assert got == -INF
 
 
-@pytest.mark.parametrize("shape, axis", [((0,), None), ((0, 3), 1), ((3, 0), 1), ((3, 0), 0)])
+@pytest.mark.parametrize(("shape", "axis"), [((0,), None), ((0, 3), 1), ((3, 0), 1), ((3, 0), 0)])
 def test_empty(shape, axis):
     x = np.zeros(shape)
     got = ll.logsumexp(x, axis=axis)
@@ -185,7 +189,9 @@ def test_huge_values_do_not_overflow(simd_level):
     assert_close(ll.logsumexp(x, axis=1), scipy_lse(x.astype(np.float64), axis=1), 1e-7)
     # max + log(5) rounds back to float32 max: no spurious overflow.
     x = np.full((2, 5), np.finfo(np.float32).max, np.float32)
-    np.testing.assert_array_equal(ll.logsumexp(x, axis=1), np.float32(scipy_lse(x.astype(np.float64), axis=1)))
+    np.testing.assert_array_equal(
+        ll.logsumexp(x, axis=1), np.float32(scipy_lse(x.astype(np.float64), axis=1))
+    )
 
 
 def test_dominant_term_keeps_its_digits():

@@ -19,7 +19,8 @@ def test_logsumexp_grad_matches_finite_differences(rng, axis):
     g = rng.standard_normal(out_shape)
     got = ll.logsumexp_grad(x, axis=axis, grad_output=g)
     want = central_difference(lambda v: ll.logsumexp(v, axis=axis), x, g)
-    assert got.shape == x.shape and got.dtype == np.float64
+    assert got.shape == x.shape
+    assert got.dtype == np.float64
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
 
 
@@ -58,11 +59,25 @@ def test_softmax_vjps_match_finite_differences(rng, name, axis):
 def test_softmax_vjps_match_references_on_every_isa(simd_level, rng, classes, axis):
     x = rng.standard_normal((classes, 7) if axis == 0 else (7, classes)) * 5
     g = rng.standard_normal(x.shape)
-    np.testing.assert_allclose(ll.softmax_grad(x, g, axis=axis), softmax_vjp_ref(x, g, axis), rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(ll.log_softmax_grad(x, g, axis=axis), log_softmax_vjp_ref(x, g, axis), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        ll.softmax_grad(x, g, axis=axis), softmax_vjp_ref(x, g, axis), rtol=1e-12, atol=1e-15
+    )
+    np.testing.assert_allclose(
+        ll.log_softmax_grad(x, g, axis=axis),
+        log_softmax_vjp_ref(x, g, axis),
+        rtol=1e-12,
+        atol=1e-14,
+    )
     x32, g32 = x.astype(np.float32), g.astype(np.float32)
-    np.testing.assert_allclose(ll.softmax_grad(x32, g32, axis=axis), softmax_vjp_ref(x32, g32, axis), rtol=2e-5, atol=1e-6)
-    np.testing.assert_allclose(ll.log_softmax_grad(x32, g32, axis=axis), log_softmax_vjp_ref(x32, g32, axis), rtol=2e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        ll.softmax_grad(x32, g32, axis=axis), softmax_vjp_ref(x32, g32, axis), rtol=2e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        ll.log_softmax_grad(x32, g32, axis=axis),
+        log_softmax_vjp_ref(x32, g32, axis),
+        rtol=2e-5,
+        atol=1e-5,
+    )
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -75,7 +90,9 @@ def test_gradients_match_torch_autograd(rng, dtype, axis):
     t = torch.tensor(x, requires_grad=True)
     g = rng.standard_normal(np.delete(x.shape, axis % 3)).astype(dtype)
     torch.logsumexp(t, dim=axis).backward(torch.tensor(g))
-    np.testing.assert_allclose(ll.logsumexp_grad(x, axis=axis, grad_output=g), t.grad.numpy(), **tol)
+    np.testing.assert_allclose(
+        ll.logsumexp_grad(x, axis=axis, grad_output=g), t.grad.numpy(), **tol
+    )
 
     gx = rng.standard_normal(x.shape).astype(dtype)
     for name in ("softmax", "log_softmax"):
@@ -105,17 +122,24 @@ def test_grad_output_of_the_wrong_shape_is_a_value_error(bad):
 
 @pytest.mark.parametrize("name", ["softmax_grad", "log_softmax_grad"])
 def test_vjp_grad_output_must_be_shaped_like_x(name):
-    with pytest.raises(ValueError, match=rf"{name}: grad_output has shape \(4,\); expected the shape of x, \(3, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=rf"{name}: grad_output has shape \(4,\); expected the shape of x, \(3, 4\)",
+    ):
         getattr(ll, name)(np.zeros((3, 4)), np.ones(4), axis=1)
 
 
 def test_all_minus_inf_rows_have_zero_gradient(simd_level):
     # The contract: 0, not NaN (autograd would give NaN here).
-    for x, axis in ((np.array([[-INF, -INF, -INF], [0.0, 1.0, 2.0]]), 1),
-                    (np.array([[-INF, -INF, -INF], [0.0, 1.0, 2.0]]).T.copy(), 0)):
-        for grad in (ll.logsumexp_grad(x, axis=axis),
-                     ll.softmax_grad(x, np.ones_like(x), axis=axis),
-                     ll.log_softmax_grad(x, np.ones_like(x), axis=axis)):
+    for x, axis in (
+        (np.array([[-INF, -INF, -INF], [0.0, 1.0, 2.0]]), 1),
+        (np.array([[-INF, -INF, -INF], [0.0, 1.0, 2.0]]).T.copy(), 0),
+    ):
+        for grad in (
+            ll.logsumexp_grad(x, axis=axis),
+            ll.softmax_grad(x, np.ones_like(x), axis=axis),
+            ll.log_softmax_grad(x, np.ones_like(x), axis=axis),
+        ):
             dead = grad[0] if axis == 1 else grad[:, 0]
             np.testing.assert_array_equal(dead, 0.0)
             assert np.isfinite(grad).all()
@@ -141,4 +165,6 @@ def test_float16_gradients_round_the_float32_result(rng):
     x = rng.standard_normal((4, 10)).astype(np.float16)
     got = ll.logsumexp_grad(x, axis=1)
     assert got.dtype == np.float16
-    np.testing.assert_allclose(got.astype(np.float64), ll.softmax(x.astype(np.float64), axis=1), rtol=1e-3, atol=1e-7)
+    np.testing.assert_allclose(
+        got.astype(np.float64), ll.softmax(x.astype(np.float64), axis=1), rtol=1e-3, atol=1e-7
+    )

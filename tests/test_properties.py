@@ -10,7 +10,9 @@ from hypothesis.extra import numpy as hnp
 import logitloss as ll
 
 finite = st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False, width=64)
-matrices = hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=40), elements=finite)
+matrices = hnp.arrays(
+    np.float64, hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=40), elements=finite
+)
 
 
 @given(matrices, st.floats(-1e3, 1e3), st.sampled_from([0, 1]))
@@ -47,7 +49,8 @@ def test_float32_agrees_with_float64(x, axis):
 @given(matrices, st.sampled_from([0, 1]))
 def test_gradients_are_shaped_like_the_input_and_sum_to_one(x, axis):
     g = ll.logsumexp_grad(x, axis=axis)
-    assert g.shape == x.shape and g.dtype == x.dtype
+    assert g.shape == x.shape
+    assert g.dtype == x.dtype
     np.testing.assert_allclose(g.sum(axis=axis), 1.0, rtol=1e-13)
     assert (ll.softmax_grad(x, np.ones_like(x), axis=axis) == 0).all() or np.allclose(
         ll.softmax_grad(x, np.ones_like(x), axis=axis), 0.0, atol=1e-15

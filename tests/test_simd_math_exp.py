@@ -46,7 +46,10 @@ def test_exp_is_within_its_stated_ulp_bound(simd_level, rng, dtype):
 def test_exp_special_values(simd_level, dtype):
     info = np.finfo(dtype)
     lo, hi = RANGES[dtype]
-    x = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, hi + 1, lo - 1, 1e30, -1e30, info.max, -info.max], dtype)
+    x = np.array(
+        [0.0, -0.0, np.inf, -np.inf, np.nan, hi + 1, lo - 1, 1e30, -1e30, info.max, -info.max],
+        dtype,
+    )
     got = _core._vector_math("exp", x)
     want = np.array([1, 1, np.inf, 0, np.nan, np.inf, 0, np.inf, 0, np.inf, 0], dtype)
     np.testing.assert_array_equal(got, want)

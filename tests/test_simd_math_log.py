@@ -15,7 +15,12 @@ from logitloss import _core
 mpmath = pytest.importorskip("mpmath")
 
 LEVELS = list(_core.simd_levels_supported())
-BOUNDS = {("log", "float32"): 1, ("log", "float64"): 1, ("log1p", "float32"): 2, ("log1p", "float64"): 2}
+BOUNDS = {
+    ("log", "float32"): 1,
+    ("log", "float64"): 1,
+    ("log1p", "float32"): 2,
+    ("log1p", "float64"): 2,
+}
 
 
 @pytest.fixture(params=LEVELS)
@@ -36,8 +41,19 @@ def _wide_positive(dtype: np.dtype, n: int, rng: np.random.Generator) -> np.ndar
     x = bits.view(dtype)
     info = np.finfo(dtype)
     near_one = 1 + rng.uniform(-0.3, 0.42, 300).astype(dtype)
-    edges = np.array([info.smallest_subnormal, info.smallest_normal, info.max, 1, 0.5, 2,
-                      np.sqrt(2), np.sqrt(0.5)], dtype)
+    edges = np.array(
+        [
+            info.smallest_subnormal,
+            info.smallest_normal,
+            info.max,
+            1,
+            0.5,
+            2,
+            np.sqrt(2),
+            np.sqrt(0.5),
+        ],
+        dtype,
+    )
     return np.concatenate([x, near_one, edges]).astype(dtype)
 
 
@@ -47,12 +63,23 @@ def _log1p_args(dtype: np.dtype, n: int, rng: np.random.Generator) -> np.ndarray
     neg = -tiny  # (-1, 0): every magnitude down to the subnormals
     info = np.finfo(dtype)
     near_m1 = (-1 + rng.uniform(0, 1e-3, 200)).astype(dtype)
-    edges = np.array([-1 + info.epsneg, -0.5, -0.2928932, 0.4142135, info.eps, -info.epsneg,
-                      info.eps / 2, -info.epsneg / 2], dtype)
+    edges = np.array(
+        [
+            -1 + info.epsneg,
+            -0.5,
+            -0.2928932,
+            0.4142135,
+            info.eps,
+            -info.epsneg,
+            info.eps / 2,
+            -info.epsneg / 2,
+        ],
+        dtype,
+    )
     return np.concatenate([pos, neg, near_m1, edges]).astype(dtype)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _case(name: str, dtype_name: str) -> tuple[np.ndarray, np.ndarray]:
     dtype = np.dtype(dtype_name)
     rng = np.random.default_rng(20261123)
@@ -103,11 +130,13 @@ def test_log1p_special_values(level: str, dtype: str) -> None:
     sub = info.smallest_subnormal
     x = np.array([-1.0, -1.5, -np.inf, np.inf, np.nan, -0.0, 0.0, sub, -sub, info.max], dtype)
     got = _core._vector_math("log1p", x)
-    want = np.array([-np.inf, np.nan, np.nan, np.inf, np.nan, -0.0, 0.0, sub, -sub,
-                     np.log(info.max)], dtype)
+    want = np.array(
+        [-np.inf, np.nan, np.nan, np.inf, np.nan, -0.0, 0.0, sub, -sub, np.log(info.max)], dtype
+    )
     np.testing.assert_array_equal(got[:-1], want[:-1])
     np.testing.assert_array_max_ulp(got[-1:], want[-1:], maxulp=1)
-    assert np.signbit(got[5]) and not np.signbit(got[6])
+    assert np.signbit(got[5])
+    assert not np.signbit(got[6])
 
 
 @pytest.mark.parametrize("n", [0, 1, 3, 7, 8, 15, 16, 17, 33])

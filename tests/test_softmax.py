@@ -38,8 +38,11 @@ def test_matches_scipy_on_the_grid(simd_level, rng, name, dtype, classes, layout
     # SciPy's log_softmax computes x - log(sum), which loses the digits of
     # the dominant entry (-log1p(tiny)); the reference keeps them.
     want = FUNCS[name][1](x.astype(np.float64), axis)
-    np.testing.assert_allclose(scipy_call(name, x.astype(np.float64), axis=axis), want, rtol=1e-3, atol=1e-15)
-    assert got.dtype == dtype and got.shape == x.shape
+    np.testing.assert_allclose(
+        scipy_call(name, x.astype(np.float64), axis=axis), want, rtol=1e-3, atol=1e-15
+    )
+    assert got.dtype == dtype
+    assert got.shape == x.shape
     if dtype == np.float32:
         # Within a few float32 ulps of the exact value (relative for
         # softmax, absolute at the scale of |log_softmax| otherwise).
@@ -52,7 +55,9 @@ def test_matches_scipy_on_the_grid(simd_level, rng, name, dtype, classes, layout
 @pytest.mark.parametrize("axis", [None, 0, 1, -1, (0, 1), (0, 2), ()])
 def test_axes(rng, name, axis):
     x = rng.standard_normal((3, 4, 5))
-    np.testing.assert_allclose(FUNCS[name][0](x, axis=axis), scipy_call(name, x, axis=axis), rtol=1e-12)
+    np.testing.assert_allclose(
+        FUNCS[name][0](x, axis=axis), scipy_call(name, x, axis=axis), rtol=1e-12
+    )
     np.testing.assert_allclose(FUNCS[name][0](x, axis=axis), FUNCS[name][1](x, axis), rtol=1e-12)
 
 
@@ -116,7 +121,8 @@ def test_subnormal_probabilities_are_right(simd_level):
 @pytest.mark.parametrize("shape", [(0,), (0, 4), (4, 0)])
 def test_empty_gives_empty(name, shape):
     got = FUNCS[name][0](np.zeros(shape), axis=-1)
-    assert got.shape == shape and got.dtype == np.float64
+    assert got.shape == shape
+    assert got.dtype == np.float64
 
 
 @pytest.mark.parametrize("name", FUNCS)
@@ -127,7 +133,12 @@ def test_zero_dimensional(name):
 @pytest.mark.parametrize("name", FUNCS)
 @pytest.mark.parametrize(
     "make",
-    [np.asfortranarray, lambda a: a[::-1, ::-2], lambda a: a.T, lambda a: np.broadcast_to(a[:1], a.shape)],
+    [
+        np.asfortranarray,
+        lambda a: a[::-1, ::-2],
+        lambda a: a.T,
+        lambda a: np.broadcast_to(a[:1], a.shape),
+    ],
     ids=["fortran", "reversed", "transposed", "broadcast"],
 )
 @pytest.mark.parametrize("axis", [0, 1])
@@ -135,7 +146,9 @@ def test_memory_layouts(simd_level, rng, name, make, axis):
     x = make(rng.standard_normal((23, 34)))
     before = x.copy()
     got = FUNCS[name][0](x, axis=axis)
-    np.testing.assert_allclose(got, FUNCS[name][1](np.ascontiguousarray(x), axis), rtol=1e-13, atol=1e-300)
+    np.testing.assert_allclose(
+        got, FUNCS[name][1](np.ascontiguousarray(x), axis), rtol=1e-13, atol=1e-300
+    )
     np.testing.assert_array_equal(x, before)
 
 

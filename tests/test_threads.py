@@ -49,7 +49,7 @@ def test_concurrent_python_threads_and_thread_count_changes():
             for _ in range(3):
                 for got, w in zip(all_results(x32, x64), want):
                     np.testing.assert_array_equal(got, w)
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:  # reported below
             errors.append(exc)
 
     def resizer():
@@ -66,7 +66,10 @@ def test_concurrent_python_threads_and_thread_count_changes():
 
 
 @pytest.mark.usefixtures("threads")
-@pytest.mark.parametrize("bad, exc", [(0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError), ("2", TypeError)])
+@pytest.mark.parametrize(
+    ("bad", "exc"),
+    [(0, ValueError), (-1, ValueError), (1.5, TypeError), (True, TypeError), ("2", TypeError)],
+)
 def test_set_num_threads_rejects_bad_counts(bad, exc):
     with pytest.raises(exc, match="set_num_threads: n must be"):
         ll.set_num_threads(bad)

@@ -41,12 +41,13 @@ inline void lse_special(const LseTask& t, int64_t r) {
 template <class T, bool kHasB>
 void lse_rows(const LseTask& t, int64_t r0, int64_t r1) noexcept {
   const int64_t C = t.x.classes;
-  if (t.x.s_class == 1 && (!kHasB || t.b.s_class == 1)) {
+  if (t.x.s_class == 1 && (!kHasB || t.b.s_class == 1) && !short_rows<T>(C)) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* x = static_cast<const T*>(t.x.data) + row_offset(t.x, r);
       const T* b = kHasB ? static_cast<const T*>(t.b.data) + row_offset(t.b, r) : nullptr;
+      const T* next = r + 1 < r1 ? static_cast<const T*>(t.x.data) + row_offset(t.x, r + 1) : nullptr;
       RowStats st;
-      if (contig_stats<T, kHasB>(x, b, C, st))
+      if (contig_stats<T, kHasB>(x, b, C, st, next))
         lse_finish<T, kHasB>(t, r, st);
       else
         lse_special<T, kHasB>(t, r);
@@ -103,7 +104,7 @@ void softmax_rows(const SoftmaxTask& t, int64_t r0, int64_t r1) noexcept {
   using A = acc_t<V>;
   constexpr int W = lanes_v<V>;
   const int64_t C = t.x.classes;
-  if (t.x.s_class == 1 && t.out.s_class == 1) {
+  if (t.x.s_class == 1 && t.out.s_class == 1 && !short_rows<T>(C)) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* x = static_cast<const T*>(t.x.data) + row_offset(t.x, r);
       T* out = static_cast<T*>(t.out.data) + row_offset(t.out, r);
@@ -180,7 +181,7 @@ void lse_grad_rows(const LseGradTask& t, int64_t r0, int64_t r1) noexcept {
   auto row_scale = [&](const RowStats& st, int64_t r) {
     return double(to_compute(g[r])) / (st.ties + st.rest);
   };
-  if (t.x.s_class == 1 && t.out.s_class == 1 && (!kHasB || t.b.s_class == 1)) {
+  if (t.x.s_class == 1 && t.out.s_class == 1 && (!kHasB || t.b.s_class == 1) && !short_rows<T>(C)) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* x = static_cast<const T*>(t.x.data) + row_offset(t.x, r);
       const T* b = kHasB ? static_cast<const T*>(t.b.data) + row_offset(t.b, r) : nullptr;
@@ -247,7 +248,7 @@ void softmax_grad_rows(const SoftmaxGradTask& t, int64_t r0, int64_t r1) noexcep
   using A = acc_t<V>;
   constexpr int W = lanes_v<V>;
   const int64_t C = t.x.classes;
-  if (t.x.s_class == 1 && t.g.s_class == 1 && t.out.s_class == 1) {
+  if (t.x.s_class == 1 && t.g.s_class == 1 && t.out.s_class == 1 && !short_rows<T>(C)) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* x = static_cast<const T*>(t.x.data) + row_offset(t.x, r);
       const T* g = static_cast<const T*>(t.g.data) + row_offset(t.g, r);

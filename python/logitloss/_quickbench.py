@@ -8,7 +8,7 @@ comparison see benchmarks/ in the source tree.
 from __future__ import annotations
 
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable
 
 import numpy as np
 
@@ -27,11 +27,12 @@ def median_seconds(fn: Callable[[], object], repeat: int = 7) -> float:
 
 def _numpy_logsumexp(x: np.ndarray) -> np.ndarray:
     m = x.max(axis=1, keepdims=True)
-    return m[:, 0] + np.log(np.exp(x - m).sum(axis=1))
+    lse: np.ndarray = m[:, 0] + np.log(np.exp(x - m).sum(axis=1))
+    return lse
 
 
-def _contenders(x: np.ndarray) -> Dict[str, Callable[[], object]]:
-    fns: Dict[str, Callable[[], object]] = {
+def _contenders(x: np.ndarray) -> dict[str, Callable[[], object]]:
+    fns: dict[str, Callable[[], object]] = {
         "logitloss": lambda: ll.logsumexp(x, axis=1),
         "numpy": lambda: _numpy_logsumexp(x),
     }
@@ -54,7 +55,7 @@ def _contenders(x: np.ndarray) -> Dict[str, Callable[[], object]]:
     return fns
 
 
-def _numpy_ce_value_and_grad(x: np.ndarray, t: np.ndarray) -> tuple:
+def _numpy_ce_value_and_grad(x: np.ndarray, t: np.ndarray) -> tuple[object, np.ndarray]:
     logp = x - _numpy_logsumexp(x)[:, None]
     rows = np.arange(len(t))
     grad = np.exp(logp)
@@ -62,8 +63,8 @@ def _numpy_ce_value_and_grad(x: np.ndarray, t: np.ndarray) -> tuple:
     return -logp[rows, t].mean(), grad / len(t)
 
 
-def _ce_contenders(x: np.ndarray, t: np.ndarray) -> Dict[str, Callable[[], object]]:
-    fns: Dict[str, Callable[[], object]] = {
+def _ce_contenders(x: np.ndarray, t: np.ndarray) -> dict[str, Callable[[], object]]:
+    fns: dict[str, Callable[[], object]] = {
         "logitloss": lambda: ll.cross_entropy_value_and_grad(x, t),
         "numpy": lambda: _numpy_ce_value_and_grad(x, t),
     }
@@ -74,7 +75,7 @@ def _ce_contenders(x: np.ndarray, t: np.ndarray) -> Dict[str, Callable[[], objec
 
         def torch_fwd_bwd() -> object:
             tx = torch.from_numpy(x).requires_grad_()
-            torch.nn.functional.cross_entropy(tx, tt).backward()
+            torch.nn.functional.cross_entropy(tx, tt).backward()  # type: ignore[no-untyped-call]
             return tx.grad
 
         fns["torch"] = torch_fwd_bwd
@@ -83,13 +84,13 @@ def _ce_contenders(x: np.ndarray, t: np.ndarray) -> Dict[str, Callable[[], objec
     return fns
 
 
-def _row(label: str, fns: Dict[str, Callable[[], object]]) -> str:
+def _row(label: str, fns: dict[str, Callable[[], object]]) -> str:
     times = {name: median_seconds(fn) for name, fn in fns.items()}
     cells = "  ".join(f"{name} {1e3 * t:8.3f} ms" for name, t in times.items())
     return f"{label}:  {cells}"
 
 
-def table(shapes: Optional[List[tuple]] = None) -> str:
+def table(shapes: list[tuple[int, int]] | None = None) -> str:
     """Milliseconds per call on float32 inputs: logsumexp(axis=1) and
     cross-entropy loss + gradient against NumPy (and torch / JAX)."""
     shapes = shapes or [(256, 1000), (4096, 4096)]

@@ -6,21 +6,22 @@ float64 NumPy computation; a failure names the function and the error found.
 
 from __future__ import annotations
 
-from typing import Callable, List, Tuple
+from typing import Any, Callable
 
 import numpy as np
 
 import logitloss as ll
 
-Check = Tuple[str, Callable[[np.random.Generator], float], float]
+Check = tuple[str, Callable[[np.random.Generator], float], float]
 
 
 def _lse_ref(x: np.ndarray, axis: int) -> np.ndarray:
     m = x.max(axis=axis, keepdims=True)
-    return np.squeeze(m, axis) + np.log(np.exp(x - m).sum(axis=axis))
+    ref: np.ndarray = np.squeeze(m, axis) + np.log(np.exp(x - m).sum(axis=axis))
+    return ref
 
 
-def _rel_err(got: np.ndarray, want: np.ndarray) -> float:
+def _rel_err(got: np.ndarray | np.floating[Any], want: np.ndarray) -> float:
     got64 = np.asarray(got, np.float64)
     return float(np.max(np.abs(got64 - want) / np.maximum(np.abs(want), 1e-300)))
 
@@ -34,7 +35,10 @@ def _scaled_err(got: np.ndarray, want: np.ndarray) -> float:
 def _logsumexp(rng: np.random.Generator) -> float:
     x = rng.standard_normal((37, 129)) * 30
     return max(
-        _rel_err(ll.logsumexp(x.astype(np.float32), axis=1), _lse_ref(x.astype(np.float32).astype(np.float64), 1)),
+        _rel_err(
+            ll.logsumexp(x.astype(np.float32), axis=1),
+            _lse_ref(x.astype(np.float32).astype(np.float64), 1),
+        ),
         _rel_err(ll.logsumexp(x, axis=0), _lse_ref(x, 0)),
     )
 
@@ -69,10 +73,11 @@ def _binary_cross_entropy(rng: np.random.Generator) -> float:
     log_sig = -np.logaddexp(0.0, -x)
     log_one_minus = -np.logaddexp(0.0, x)
     want = -(pw * y * log_sig + (1 - y) * log_one_minus)
-    return _rel_err(ll.binary_cross_entropy_with_logits(x, y, pos_weight=pw, reduction="none"), want)
+    got = ll.binary_cross_entropy_with_logits(x, y, pos_weight=pw, reduction="none")
+    return _rel_err(got, want)
 
 
-CHECKS: List[Check] = [
+CHECKS: list[Check] = [
     ("logsumexp", _logsumexp, 1e-6),
     ("softmax", _softmax, 1e-12),
     ("log_softmax", _log_softmax, 1e-12),
@@ -81,7 +86,7 @@ CHECKS: List[Check] = [
 ]
 
 
-def run_checks(seed: int = 0) -> List[Tuple[str, float, bool]]:
+def run_checks(seed: int = 0) -> list[tuple[str, float, bool]]:
     """Runs every check; returns (name, max relative error, passed)."""
     rng = np.random.default_rng(seed)
     results = []

@@ -8,7 +8,8 @@ array of a kernel dtype (float32, float64, float16, bfloat16) seen as an
 from __future__ import annotations
 
 import operator
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 

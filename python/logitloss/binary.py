@@ -205,6 +205,7 @@ def _run(
     n_out = int(want_none_loss) + int(want_grad)
     views = _kernel_views([x, ops.y, ops.w, ops.pw, g], n_out, dtype)
     vx, vy, vw, vpw, vg = views.inputs
+    assert vx is not None  # input is always given; only the optional operands may be None
     outs, results = iter(views.outputs), iter(views.results)
     vl = next(outs) if want_none_loss else None
     loss_out = next(results) if want_none_loss else None
@@ -294,6 +295,12 @@ def binary_cross_entropy_with_logits_grad(
     `grad_output` is a scalar for ``'mean'``/``'sum'`` (default 1) and an
     array of the input's shape for ``'none'`` (default ones). Returns an
     array shaped and typed like `input`.
+
+    Examples
+    --------
+    >>> import logitloss as ll
+    >>> ll.binary_cross_entropy_with_logits_grad([0.0, 2.0], [1.0, 0.0])
+    array([-0.25      ,  0.44039854])
     """
     func = "binary_cross_entropy_with_logits_grad"
     reduction = _check_reduction(func, reduction)
@@ -310,7 +317,16 @@ def binary_cross_entropy_with_logits_value_and_grad(
 ) -> tuple[Any, np.ndarray]:
     """``(loss, grad)`` of :func:`binary_cross_entropy_with_logits` in one
     fused pass (input and target read once; only the gradient, and for
-    ``'none'`` the loss, written)."""
+    ``'none'`` the loss, written).
+
+    Examples
+    --------
+    >>> import logitloss as ll
+    >>> loss, grad = ll.binary_cross_entropy_with_logits_value_and_grad(
+    ...     [0.0], [1.0], pos_weight=[2.0])
+    >>> float(loss), grad
+    (1.3862943611198906, array([-1.]))
+    """
     func = "binary_cross_entropy_with_logits_value_and_grad"
     reduction = _check_reduction(func, reduction)
     ops = _operands(func, input, target, weight, pos_weight)
@@ -380,7 +396,14 @@ def sigmoid_focal_loss_grad(
     grad_output: Any = None,
 ) -> np.ndarray:
     """Gradient of :func:`sigmoid_focal_loss` with respect to `input`
-    (`grad_output` as for the other losses)."""
+    (`grad_output` as for the other losses).
+
+    Examples
+    --------
+    >>> import logitloss as ll
+    >>> ll.sigmoid_focal_loss_grad([0.0, 2.0], [1.0, 0.0])
+    array([-0.0745717,  0.8075353])
+    """
     func = "sigmoid_focal_loss_grad"
     a, g = _focal_params(func, alpha, gamma)
     reduction = _check_reduction(func, reduction)
@@ -394,7 +417,15 @@ def sigmoid_focal_loss_grad(
 def sigmoid_focal_loss_value_and_grad(
     input: Any, target: Any, alpha: float = 0.25, gamma: float = 2.0, reduction: str = "none"
 ) -> tuple[Any, np.ndarray]:
-    """``(loss, grad)`` of :func:`sigmoid_focal_loss` in one fused pass."""
+    """``(loss, grad)`` of :func:`sigmoid_focal_loss` in one fused pass.
+
+    Examples
+    --------
+    >>> import logitloss as ll
+    >>> loss, grad = ll.sigmoid_focal_loss_value_and_grad([0.0], [1.0], reduction="sum")
+    >>> round(float(loss), 8), grad
+    (0.0433217, array([-0.0745717]))
+    """
     func = "sigmoid_focal_loss_value_and_grad"
     a, g = _focal_params(func, alpha, gamma)
     reduction = _check_reduction(func, reduction)

@@ -67,7 +67,7 @@ _UINT64 = np.dtype(np.uint64)
 def _single_axis_layout(shape: tuple[int, ...], ax: int) -> ClassLayout:
     """class_layout(shape, (ax,)) without the generality (cheaper)."""
     reduced = shape[:ax] + shape[ax + 1 :]
-    kept = shape[:ax] + (1,) + shape[ax + 1 :]
+    kept = (*shape[:ax], 1, *shape[ax + 1:])
     return ClassLayout(
         shape, (ax,), math.prod(shape[:ax]), shape[ax], math.prod(shape[ax + 1 :]), reduced, kept
     )
@@ -135,6 +135,7 @@ def _operands(
     reduction: Any,
     label_smoothing: Any,
     axis: Any,
+    *,
     nll: bool,
 ) -> _Operands:
     red = _check_reduction(func, reduction)

@@ -9,11 +9,12 @@ transposed copy for a single class axis or adjacent class axes.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, cast, overload
 
 import numpy as np
 
 from . import _core
+from ._typing import ArrayLike, Axis, FloatArray, FloatResult, FloatScalar, ScalarLike
 from ._validation import (
     ClassLayout,
     as_array,
@@ -34,8 +35,8 @@ __all__ = [
 ]
 
 
-def _scalar_or_array(out: np.ndarray) -> Any:
-    return out[()] if out.ndim == 0 else out
+def _scalar_or_array(out: np.ndarray) -> FloatResult:
+    return cast("FloatScalar", out[()]) if out.ndim == 0 else out
 
 
 def _lse_operands(
@@ -67,9 +68,55 @@ def _lse_operands(
     return x, bb, shape_a, layout
 
 
+@overload
 def logsumexp(
-    a: Any, axis: Any = None, b: Any = None, keepdims: bool = False, return_sign: bool = False
-) -> Any:
+    a: ArrayLike,
+    axis: None = None,
+    b: ArrayLike | None = None,
+    keepdims: Literal[False] = False,
+    return_sign: Literal[False] = False,
+) -> FloatScalar: ...
+@overload
+def logsumexp(
+    a: ArrayLike,
+    axis: None = None,
+    b: ArrayLike | None = None,
+    keepdims: Literal[False] = False,
+    *,
+    return_sign: Literal[True],
+) -> tuple[FloatScalar, FloatScalar]: ...
+@overload
+def logsumexp(
+    a: ArrayLike,
+    axis: Axis = None,
+    b: ArrayLike | None = None,
+    keepdims: bool = False,
+    return_sign: Literal[False] = False,
+) -> FloatResult: ...
+@overload
+def logsumexp(
+    a: ArrayLike,
+    axis: Axis = None,
+    b: ArrayLike | None = None,
+    keepdims: bool = False,
+    *,
+    return_sign: Literal[True],
+) -> tuple[FloatResult, FloatResult]: ...
+@overload
+def logsumexp(
+    a: ArrayLike,
+    axis: Axis = None,
+    b: ArrayLike | None = None,
+    keepdims: bool = False,
+    return_sign: bool = False,
+) -> FloatResult | tuple[FloatResult, FloatResult]: ...
+def logsumexp(
+    a: ArrayLike,
+    axis: Axis = None,
+    b: ArrayLike | None = None,
+    keepdims: bool = False,
+    return_sign: bool = False,
+) -> FloatResult | tuple[FloatResult, FloatResult]:
     """Log of the sum of exponentials, ``log(sum(b * exp(a), axis))``.
 
     Same semantics as :func:`scipy.special.logsumexp`, computed in one stable
@@ -127,7 +174,7 @@ def logsumexp(
     return out
 
 
-def _softmax(func: str, x: Any, axis: Any, log: bool) -> Any:
+def _softmax(func: str, x: ArrayLike, axis: Axis, log: bool) -> FloatResult:
     arr = as_float(x, func, "x")
     shape = arr.shape
     arr = arr.reshape(1) if arr.ndim == 0 else arr
@@ -137,7 +184,11 @@ def _softmax(func: str, x: Any, axis: Any, log: bool) -> Any:
     return _scalar_or_array(out.reshape(shape))
 
 
-def softmax(x: Any, axis: Any = None) -> Any:
+@overload
+def softmax(x: ScalarLike, axis: Axis = None) -> FloatScalar: ...
+@overload
+def softmax(x: ArrayLike, axis: Axis = None) -> FloatArray: ...
+def softmax(x: ArrayLike, axis: Axis = None) -> FloatArray | FloatScalar:
     """Softmax, ``exp(x) / sum(exp(x), axis)``, as :func:`scipy.special.softmax`.
 
     Parameters
@@ -171,7 +222,11 @@ def softmax(x: Any, axis: Any = None) -> Any:
     return _softmax("softmax", x, axis, log=False)
 
 
-def log_softmax(x: Any, axis: Any = None) -> Any:
+@overload
+def log_softmax(x: ScalarLike, axis: Axis = None) -> FloatScalar: ...
+@overload
+def log_softmax(x: ArrayLike, axis: Axis = None) -> FloatArray: ...
+def log_softmax(x: ArrayLike, axis: Axis = None) -> FloatArray | FloatScalar:
     """Logarithm of the softmax, ``x - logsumexp(x, axis)``, as
     :func:`scipy.special.log_softmax`.
 
@@ -228,10 +283,30 @@ def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     axes = tuple(range(lead)) + tuple(
         lead + d for d, n in enumerate(shape) if n == 1 and grad.shape[lead + d] != 1
     )
-    return grad.sum(axis=axes).reshape(shape).astype(grad.dtype, copy=False)
+    summed: np.ndarray = grad.sum(axis=axes).reshape(shape).astype(grad.dtype, copy=False)
+    return summed
 
 
-def logsumexp_grad(a: Any, axis: Any = None, b: Any = None, grad_output: Any = None) -> Any:
+@overload
+def logsumexp_grad(
+    a: ScalarLike,
+    axis: Axis = None,
+    b: ArrayLike | None = None,
+    grad_output: ArrayLike | None = None,
+) -> FloatScalar: ...
+@overload
+def logsumexp_grad(
+    a: ArrayLike,
+    axis: Axis = None,
+    b: ArrayLike | None = None,
+    grad_output: ArrayLike | None = None,
+) -> FloatArray: ...
+def logsumexp_grad(
+    a: ArrayLike,
+    axis: Axis = None,
+    b: ArrayLike | None = None,
+    grad_output: ArrayLike | None = None,
+) -> FloatArray | FloatScalar:
     """Gradient of :func:`logsumexp` with respect to `a`.
 
     ``grad_output * b * exp(a - logsumexp(a))``: the softmax weighted by `b`
@@ -274,7 +349,9 @@ def logsumexp_grad(a: Any, axis: Any = None, b: Any = None, grad_output: Any = N
     return _scalar_or_array(out) if out.ndim == 0 else out
 
 
-def _softmax_grad(func: str, x: Any, grad_output: Any, axis: Any, log: bool) -> Any:
+def _softmax_grad(
+    func: str, x: ArrayLike, grad_output: ArrayLike, axis: Axis, log: bool
+) -> FloatResult:
     arr = as_float(x, func, "x")
     g = as_array(grad_output, func, "grad_output")
     compute_dtype(g.dtype, func, "grad_output")
@@ -292,7 +369,13 @@ def _softmax_grad(func: str, x: Any, grad_output: Any, axis: Any, log: bool) -> 
     return _scalar_or_array(out.reshape(shape))
 
 
-def softmax_grad(x: Any, grad_output: Any, axis: Any = None) -> Any:
+@overload
+def softmax_grad(x: ScalarLike, grad_output: ArrayLike, axis: Axis = None) -> FloatScalar: ...
+@overload
+def softmax_grad(x: ArrayLike, grad_output: ArrayLike, axis: Axis = None) -> FloatArray: ...
+def softmax_grad(
+    x: ArrayLike, grad_output: ArrayLike, axis: Axis = None
+) -> FloatArray | FloatScalar:
     """Vector-Jacobian product of :func:`softmax`: ``y * (g - sum(g * y))``
     with ``y = softmax(x)`` and ``g = grad_output``.
 
@@ -326,7 +409,13 @@ def softmax_grad(x: Any, grad_output: Any, axis: Any = None) -> Any:
     return _softmax_grad("softmax_grad", x, grad_output, axis, log=False)
 
 
-def log_softmax_grad(x: Any, grad_output: Any, axis: Any = None) -> Any:
+@overload
+def log_softmax_grad(x: ScalarLike, grad_output: ArrayLike, axis: Axis = None) -> FloatScalar: ...
+@overload
+def log_softmax_grad(x: ArrayLike, grad_output: ArrayLike, axis: Axis = None) -> FloatArray: ...
+def log_softmax_grad(
+    x: ArrayLike, grad_output: ArrayLike, axis: Axis = None
+) -> FloatArray | FloatScalar:
     """Vector-Jacobian product of :func:`log_softmax`: ``g - softmax(x) * sum(g)``.
 
     Parameters

@@ -50,10 +50,16 @@ class _Loss:
         return type(self)._value(input, target, **self._options)
 
     def grad(self, input: Any, target: Any, grad_output: Any = None) -> np.ndarray:
-        return type(self)._grad(input, target, grad_output=grad_output, **self._options)
+        grad: np.ndarray = type(self)._grad(
+            input, target, grad_output=grad_output, **self._options
+        )
+        return grad
 
     def value_and_grad(self, input: Any, target: Any) -> tuple[Any, np.ndarray]:
-        return type(self)._value_and_grad(input, target, **self._options)
+        value_and_grad: tuple[Any, np.ndarray] = type(self)._value_and_grad(
+            input, target, **self._options
+        )
+        return value_and_grad
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -94,7 +100,16 @@ class CrossEntropyLoss(_Loss):
 
 
 class NLLLoss(_Loss):
-    """``torch.nn.NLLLoss`` for NumPy: see :func:`nll_loss`."""
+    """``torch.nn.NLLLoss`` for NumPy: see :func:`nll_loss`.
+
+    Examples
+    --------
+    >>> import logitloss as ll
+    >>> loss_fn = ll.NLLLoss()
+    >>> log_probs = ll.log_softmax([[2.0, 0.0]], axis=1)
+    >>> round(float(loss_fn(log_probs, [0])), 6)
+    0.126928
+    """
 
     _value = staticmethod(nll_loss)
     _grad = staticmethod(nll_loss_grad)

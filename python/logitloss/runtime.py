@@ -20,12 +20,33 @@ def _default_threads() -> int:
 
 
 def get_num_threads() -> int:
-    """Number of threads the kernels use (1 = the calling thread only)."""
+    """Number of threads the kernels use (1 = the calling thread only).
+
+    Set at import from ``LOGITLOSS_NUM_THREADS`` (default: the cores this
+    process may use) and changed by :func:`set_num_threads`.
+
+    Returns
+    -------
+    int
+        The thread count, at least 1.
+
+    Examples
+    --------
+    >>> import logitloss as ll
+    >>> ll.get_num_threads() >= 1
+    True
+    """
     return int(_core.get_num_threads())
 
 
 def set_num_threads(n: int) -> None:
     """Use `n` threads (>= 1) for large inputs; results do not depend on it.
+
+    Parameters
+    ----------
+    n : int
+        Number of threads, the calling one included. Inputs of less than
+        about 32k elements run on the calling thread alone.
 
     Raises
     ------

@@ -1,0 +1,62 @@
+"""Type stub for the compiled kernels (csrc/bindings.cpp).
+
+Internal: the public modules validate every argument before calling these.
+Arrays are (outer, classes, inner) views of one kernel dtype (float32,
+float64, float16, bfloat16); outputs are preallocated and filled in place.
+"""
+
+import numpy as np
+import numpy.typing as npt
+
+_Array = npt.NDArray[np.generic]
+
+compiler: str
+
+# --- log-sum-exp family
+def logsumexp(x: _Array, b: _Array | None, lse: _Array, sign: _Array | None) -> None: ...
+def softmax(x: _Array, out: _Array, log: bool) -> None: ...
+def logsumexp_grad(x: _Array, b: _Array | None, g: _Array, out: _Array) -> None: ...
+def softmax_grad(x: _Array, g: _Array, out: _Array, log: bool) -> None: ...
+
+# --- cross-entropy family
+def cross_entropy(
+    x: _Array,
+    target: _Array | None,
+    prob: _Array | None,
+    weight: _Array | None,
+    ignore_index: int,
+    has_ignore: bool,
+    smoothing: float,
+    loss: _Array | None,
+    target_weight: _Array | None,
+    grad: _Array | None,
+    grad_scale: _Array | None,
+    grad_scalar: float,
+    nll: bool,
+) -> int: ...
+
+# --- BCE-with-logits and sigmoid focal loss
+def binary_loss(
+    kind: str,
+    x: _Array,
+    y: _Array | None,
+    w: _Array | None,
+    pw: _Array | None,
+    alpha: float,
+    gamma: float,
+    loss_out: _Array | None,
+    partials: _Array | None,
+    grad_out: _Array | None,
+    g: _Array | None,
+    g_scalar: float,
+) -> None: ...
+def binary_loss_blocks(size: int) -> int: ...
+def _vector_math(name: str, x: _Array) -> _Array: ...
+
+# --- runtime
+def get_num_threads() -> int: ...
+def set_num_threads(n: int) -> None: ...
+def simd_levels_built() -> list[str]: ...
+def simd_levels_supported() -> list[str]: ...
+def simd_level() -> str: ...
+def set_simd_level(name: str) -> bool: ...

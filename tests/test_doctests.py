@@ -1,0 +1,92 @@
+"""Runs the examples in the docstrings of every public module of the
+installed package, and requires an Examples section on every public function.
+
+Public modules are found with pkgutil over the installed package (names with a
+leading underscore are private); a module that cannot be imported for want of
+an optional third-party package is skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+import inspect
+import io
+import pkgutil
+import re
+from types import ModuleType
+
+import pytest
+
+import logitloss
+
+FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+
+
+def _public_modules() -> list[str]:
+    found = [
+        info.name
+        for info in pkgutil.walk_packages(logitloss.__path__, prefix="logitloss.")
+        if not any(part.startswith("_") for part in info.name.split("."))
+    ]
+    return sorted(found)
+
+
+PUBLIC_MODULES = _public_modules()
+
+
+def _import(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and not exc.name.startswith("logitloss"):
+            pytest.skip(f"{name} needs the optional package {exc.name!r}")
+        raise
+
+
+def test_public_modules_are_found():
+    # The log-sum-exp family and the runtime exist on every branch.
+    assert {"logitloss.logsumexp", "logitloss.runtime"} <= set(PUBLIC_MODULES)
+
+
+@pytest.mark.parametrize("name", PUBLIC_MODULES)
+def test_module_doctests(name):
+    module = _import(name)
+    tests = doctest.DocTestFinder().find(module, name)
+    runner = doctest.DocTestRunner(optionflags=FLAGS)
+    report = io.StringIO()
+    for test in tests:
+        runner.run(test, out=report.write)
+    result = runner.summarize(verbose=False)
+    assert result.failed == 0, (
+        f"{name}: {result.failed} doctest example(s) failed\n{report.getvalue()}"
+    )
+    if any(_is_public_function(obj, name) for obj in vars(module).values()):
+        assert result.attempted > 0, f"{name} has public functions but no doctest examples"
+
+
+def _is_public_function(obj: object, module: str) -> bool:
+    return (
+        inspect.isfunction(obj)
+        and obj.__module__ == module
+        and not obj.__name__.startswith("_")
+    )
+
+
+_EXAMPLES = re.compile(r"^\s*Examples\n\s*--------\n(?:.*\n)*?\s*>>> ", re.MULTILINE)
+
+
+def _public_callables() -> list[str]:
+    return [
+        name
+        for name in logitloss.__all__
+        if not name.startswith("_") and callable(getattr(logitloss, name))
+    ]
+
+
+@pytest.mark.parametrize("name", _public_callables())
+def test_public_callable_has_an_examples_section(name):
+    doc = inspect.getdoc(getattr(logitloss, name)) or ""
+    assert _EXAMPLES.search(doc + "\n"), (
+        f"logitloss.{name}: the docstring needs a numpydoc 'Examples' section with >>> lines"
+    )
