@@ -137,6 +137,16 @@ def logsumexp(
     combined by a log-sum-exp of the partial results (weighted by their
     signs), exact up to the partials' rounding. Returns a Dask array (and
     its sign with ``return_sign``).
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> import logitloss.dask as lld
+    >>> x = da.from_array(np.array([[0.0, 0.0], [1000.0, 0.0], [1.0, 2.0]]), chunks=(2, 1))
+    >>> lld.logsumexp(x, axis=1).compute()
+    array([6.93147181e-01, 1.00000000e+03, 2.31326169e+00])
+    >>> lld.logsumexp(x).compute()  # over chunks: combined from per-chunk results
+    np.float64(1000.0)
     """
     func = "logsumexp"
     x = _dask(a, func, "a")
@@ -169,9 +179,21 @@ def logsumexp(
         lse = lse.astype(dtype)
         sign = None if sign is None else sign.astype(dtype)
     if not keepdims:
-        lse = lse.squeeze(axis=axes)
-        sign = None if sign is None else sign.squeeze(axis=axes)
+        lse = _scalar_if_0d(lse.squeeze(axis=axes))
+        sign = None if sign is None else _scalar_if_0d(sign.squeeze(axis=axes))
     return (lse, sign) if return_sign else lse
+
+
+def _item(a: np.ndarray) -> Any:
+    return a[()]
+
+
+def _scalar_if_0d(x: da.Array) -> da.Array:
+    """A 0-d result computes to a NumPy scalar, as the in-memory one (and
+    Dask's own reductions) return."""
+    if x.ndim:
+        return x
+    return x.map_blocks(_item, dtype=x.dtype, meta=_meta(0, x.dtype))
 
 
 def _softmax_like(fn: Callable[..., Any], func: str, x: Any, axis: Any) -> da.Array:
@@ -187,13 +209,31 @@ def _softmax_like(fn: Callable[..., Any], func: str, x: Any, axis: Any) -> da.Ar
 
 def softmax(x: Any, axis: Any = None) -> da.Array:
     """Lazy :func:`logitloss.softmax`; the axes in `axis` are brought into
-    one chunk (``axis=None``: the whole array)."""
+    one chunk (``axis=None``: the whole array).
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> import logitloss.dask as lld
+    >>> x = da.from_array(np.array([[0.0, 0.0], [1.0, 2.0]]), chunks=1)  # class axis split
+    >>> lld.softmax(x, axis=1).compute()
+    array([[0.5       , 0.5       ],
+           [0.26894142, 0.73105858]])
+    """
     return _softmax_like(_ll.softmax, "softmax", x, axis)
 
 
 def log_softmax(x: Any, axis: Any = None) -> da.Array:
     """Lazy :func:`logitloss.log_softmax`; the axes in `axis` are brought
-    into one chunk (``axis=None``: the whole array)."""
+    into one chunk (``axis=None``: the whole array).
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> import logitloss.dask as lld
+    >>> lld.log_softmax(da.from_array(np.array([[1000.0, 0.0]]), chunks=1), axis=1).compute()
+    array([[    0., -1000.]])
+    """
     return _softmax_like(_ll.log_softmax, "log_softmax", x, axis)
 
 
@@ -215,12 +255,30 @@ def _softmax_grad_like(fn: Callable[..., Any], func: str, x: Any, grad_output: A
 
 
 def softmax_grad(x: Any, grad_output: Any, axis: Any = None) -> da.Array:
-    """Lazy :func:`logitloss.softmax_grad` (class axes in one chunk)."""
+    """Lazy :func:`logitloss.softmax_grad` (class axes in one chunk).
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> import logitloss.dask as lld
+    >>> x = da.from_array(np.array([[0.0, 0.0]]), chunks=1)
+    >>> lld.softmax_grad(x, np.array([[1.0, 0.0]]), axis=1).compute()
+    array([[ 0.25, -0.25]])
+    """
     return _softmax_grad_like(_ll.softmax_grad, "softmax_grad", x, grad_output, axis)
 
 
 def log_softmax_grad(x: Any, grad_output: Any, axis: Any = None) -> da.Array:
-    """Lazy :func:`logitloss.log_softmax_grad` (class axes in one chunk)."""
+    """Lazy :func:`logitloss.log_softmax_grad` (class axes in one chunk).
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> import logitloss.dask as lld
+    >>> x = da.from_array(np.array([[0.0, 0.0]]), chunks=1)
+    >>> lld.log_softmax_grad(x, np.array([[1.0, 0.0]]), axis=1).compute()
+    array([[ 0.5, -0.5]])
+    """
     return _softmax_grad_like(_ll.log_softmax_grad, "log_softmax_grad", x, grad_output, axis)
 
 
@@ -237,6 +295,13 @@ def logsumexp_grad(a: Any, axis: Any = None, b: Any = None, grad_output: Any = N
     The reduced axes are brought into one chunk so that each chunk's
     gradient is the in-memory one; `grad_output` (shaped like logsumexp's
     result, with or without the kept axes) is aligned to those chunks.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> import logitloss.dask as lld
+    >>> lld.logsumexp_grad(da.from_array(np.array([0.0, 0.0, -np.inf]), chunks=2)).compute()
+    array([0.5, 0.5, 0. ])
     """
     func = "logsumexp_grad"
     x = _dask(a, func, "a")
@@ -459,7 +524,7 @@ def _denominator_block(denominator: Callable[..., float], loss_ndim: int,
 def _finish_total(mean: bool, dtype: np.dtype, totals: np.ndarray) -> np.ndarray:
     value = _ieee_div(totals[0], totals[1]) if mean else totals[0]
     with np.errstate(over="ignore"):  # a float16 sum beyond 65504 is inf, as in memory
-        return np.asarray(value, dtype=np.float64).astype(dtype)
+        return dtype.type(value)  # a NumPy scalar, as the in-memory reduction returns
 
 
 def _grad_none_block(fn: Callable[..., Any], n_inputs: int, kwargs: dict[str, Any],
@@ -603,6 +668,17 @@ def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: 
     chunk losses by the summed chunk denominators (the weight of the
     non-ignored index targets, or the number of samples), so it equals the
     in-memory mean to rounding. Returns a 0-d Dask array for 'mean'/'sum'.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> import logitloss.dask as lld
+    >>> x = da.from_array(np.array([[0.0, 0.0], [1000.0, 0.0], [1.0, 2.0]]), chunks=(2, 1))
+    >>> t = da.from_array(np.array([0, 0, 1]), chunks=2)
+    >>> lld.cross_entropy(x, t).compute()
+    np.float64(0.33546962269272274)
+    >>> lld.cross_entropy(x, t, reduction="none").compute()
+    array([0.69314718, 0.        , 0.31326169])
     """
     loss, red = _class_loss("cross_entropy", False, input, target, weight, ignore_index,
                             reduction, label_smoothing, axis)
@@ -613,7 +689,17 @@ def cross_entropy_grad(input: Any, target: Any, weight: Any = None, *, ignore_in
                        reduction: str = "mean", label_smoothing: float = 0.0, axis: Any = None,
                        grad_output: Any = None) -> da.Array:
     """Lazy :func:`logitloss.cross_entropy_grad`; for 'mean' the global
-    denominator is computed first (in the same graph)."""
+    denominator is computed first (in the same graph).
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> import logitloss.dask as lld
+    >>> x = da.from_array(np.array([[0.0, 0.0], [1.0, 2.0]]), chunks=1)
+    >>> lld.cross_entropy_grad(x, np.array([0, 1]), reduction="sum").compute()
+    array([[-0.5       ,  0.5       ],
+           [ 0.26894142, -0.26894142]])
+    """
     loss, red = _class_loss("cross_entropy_grad", False, input, target, weight, ignore_index,
                             reduction, label_smoothing, axis)
     return loss.grad(red, grad_output)
@@ -624,7 +710,17 @@ def cross_entropy_value_and_grad(input: Any, target: Any, weight: Any = None, *,
                                  label_smoothing: float = 0.0,
                                  axis: Any = None) -> tuple[Any, da.Array]:
     """Lazy ``(cross_entropy, cross_entropy_grad)`` sharing one graph
-    (compute them together: ``dask.compute(loss, grad)``)."""
+    (compute them together: ``dask.compute(loss, grad)``).
+
+    Examples
+    --------
+    >>> import dask, numpy as np, dask.array as da
+    >>> import logitloss.dask as lld
+    >>> x = da.from_array(np.array([[0.0, 0.0], [1.0, 2.0]]), chunks=1)
+    >>> loss, grad = dask.compute(*lld.cross_entropy_value_and_grad(x, np.array([0, 1])))
+    >>> loss
+    np.float64(0.5032044340...)
+    """
     loss, red = _class_loss("cross_entropy_value_and_grad", False, input, target, weight,
                             ignore_index, reduction, label_smoothing, axis)
     return loss.value(red), loss.grad(red, None, shared_totals=True)
@@ -633,7 +729,16 @@ def cross_entropy_value_and_grad(input: Any, target: Any, weight: Any = None, *,
 def nll_loss(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,
              reduction: str = "mean", axis: Any = None) -> Any:
     """Lazy :func:`logitloss.nll_loss`; reductions combine as for
-    :func:`cross_entropy`."""
+    :func:`cross_entropy`.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> import logitloss.dask as lld
+    >>> logp = da.from_array(np.log([[0.5, 0.5], [0.25, 0.75]]), chunks=1)
+    >>> lld.nll_loss(logp, np.array([0, 1]), reduction="none").compute()
+    array([0.69314718, 0.28768207])
+    """
     loss, red = _class_loss("nll_loss", True, input, target, weight, ignore_index, reduction,
                             0.0, axis)
     return loss.value(red)
@@ -641,7 +746,17 @@ def nll_loss(input: Any, target: Any, weight: Any = None, *, ignore_index: int =
 
 def nll_loss_grad(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,
                   reduction: str = "mean", axis: Any = None, grad_output: Any = None) -> da.Array:
-    """Lazy :func:`logitloss.nll_loss_grad`."""
+    """Lazy :func:`logitloss.nll_loss_grad`.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> import logitloss.dask as lld
+    >>> logp = da.from_array(np.log([[0.5, 0.5], [0.25, 0.75]]), chunks=1)
+    >>> lld.nll_loss_grad(logp, np.array([0, 1])).compute()
+    array([[-0.5,  0. ],
+           [ 0. , -0.5]])
+    """
     loss, red = _class_loss("nll_loss_grad", True, input, target, weight, ignore_index, reduction,
                             0.0, axis)
     return loss.grad(red, grad_output)
@@ -650,7 +765,18 @@ def nll_loss_grad(input: Any, target: Any, weight: Any = None, *, ignore_index: 
 def nll_loss_value_and_grad(input: Any, target: Any, weight: Any = None, *,
                             ignore_index: int = -100, reduction: str = "mean",
                             axis: Any = None) -> tuple[Any, da.Array]:
-    """Lazy ``(nll_loss, nll_loss_grad)``."""
+    """Lazy ``(nll_loss, nll_loss_grad)``.
+
+    Examples
+    --------
+    >>> import dask, numpy as np, dask.array as da
+    >>> import logitloss.dask as lld
+    >>> logp = da.from_array(np.log([[0.5, 0.5], [0.25, 0.75]]), chunks=1)
+    >>> lazy = lld.nll_loss_value_and_grad(logp, np.array([0, 1]), reduction="sum")
+    >>> loss, grad = dask.compute(*lazy)
+    >>> loss
+    np.float64(0.9808292530117262)
+    """
     loss, red = _class_loss("nll_loss_value_and_grad", True, input, target, weight,
                             ignore_index, reduction, 0.0, axis)
     return loss.value(red), loss.grad(red, None, shared_totals=True)
@@ -728,7 +854,16 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
                                      pos_weight: Any = None, reduction: str = "mean") -> Any:
     """Lazy :func:`logitloss.binary_cross_entropy_with_logits`, chunk by
     chunk; `weight` and `pos_weight` are broadcast to the input's chunks.
-    'mean' is the sum of the chunks' sums over the number of elements."""
+    'mean' is the sum of the chunks' sums over the number of elements.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> import logitloss.dask as lld
+    >>> z = da.from_array(np.array([0.0, 2.0, -2.0]), chunks=2)
+    >>> lld.binary_cross_entropy_with_logits(z, np.array([1.0, 1.0, 0.0])).compute()
+    np.float64(0.3156677342...)
+    """
     loss, red = _bce("binary_cross_entropy_with_logits", input, target, weight, pos_weight,
                      reduction)
     return loss.value(red)
@@ -737,7 +872,17 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
 def binary_cross_entropy_with_logits_grad(input: Any, target: Any, weight: Any = None, *,
                                           pos_weight: Any = None, reduction: str = "mean",
                                           grad_output: Any = None) -> da.Array:
-    """Lazy :func:`logitloss.binary_cross_entropy_with_logits_grad`."""
+    """Lazy :func:`logitloss.binary_cross_entropy_with_logits_grad`.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> import logitloss.dask as lld
+    >>> z = da.from_array(np.array([0.0, 2.0, -2.0]), chunks=2)
+    >>> y = np.array([1.0, 1.0, 0.0])
+    >>> lld.binary_cross_entropy_with_logits_grad(z, y, reduction="sum").compute()
+    array([-0.5       , -0.11920292,  0.11920292])
+    """
     loss, red = _bce("binary_cross_entropy_with_logits_grad", input, target, weight, pos_weight,
                      reduction)
     return loss.grad(red, grad_output)
@@ -746,7 +891,19 @@ def binary_cross_entropy_with_logits_grad(input: Any, target: Any, weight: Any =
 def binary_cross_entropy_with_logits_value_and_grad(
         input: Any, target: Any, weight: Any = None, *, pos_weight: Any = None,
         reduction: str = "mean") -> tuple[Any, da.Array]:
-    """Lazy ``(binary_cross_entropy_with_logits, ..._grad)``."""
+    """Lazy ``(binary_cross_entropy_with_logits, ..._grad)``.
+
+    Examples
+    --------
+    >>> import dask, numpy as np, dask.array as da
+    >>> import logitloss.dask as lld
+    >>> z = da.from_array(np.array([0.0, 2.0, -2.0]), chunks=2)
+    >>> y = np.array([1.0, 1.0, 0.0])
+    >>> lazy = lld.binary_cross_entropy_with_logits_value_and_grad(z, y)
+    >>> loss, grad = dask.compute(*lazy)
+    >>> loss
+    np.float64(0.3156677342...)
+    """
     loss, red = _bce("binary_cross_entropy_with_logits_value_and_grad", input, target, weight,
                      pos_weight, reduction)
     return loss.value(red), loss.grad(red, None, shared_totals=True)
@@ -761,14 +918,32 @@ def _focal(func: str, input: Any, target: Any, alpha: Any, gamma: Any,
 
 def sigmoid_focal_loss(input: Any, target: Any, alpha: float = 0.25, gamma: float = 2.0,
                        reduction: str = "none") -> Any:
-    """Lazy :func:`logitloss.sigmoid_focal_loss` (torchvision semantics)."""
+    """Lazy :func:`logitloss.sigmoid_focal_loss` (torchvision semantics).
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> import logitloss.dask as lld
+    >>> z = da.from_array(np.array([0.0, 2.0, -2.0]), chunks=2)
+    >>> lld.sigmoid_focal_loss(z, np.array([1.0, 1.0, 0.0])).compute()
+    array([0.0433217 , 0.00045089, 0.00135267])
+    """
     loss, red = _focal("sigmoid_focal_loss", input, target, alpha, gamma, reduction)
     return loss.value(red)
 
 
 def sigmoid_focal_loss_grad(input: Any, target: Any, alpha: float = 0.25, gamma: float = 2.0,
                             reduction: str = "none", grad_output: Any = None) -> da.Array:
-    """Lazy :func:`logitloss.sigmoid_focal_loss_grad`."""
+    """Lazy :func:`logitloss.sigmoid_focal_loss_grad`.
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> import logitloss.dask as lld
+    >>> z = da.from_array(np.array([0.0, 2.0, -2.0]), chunks=2)
+    >>> lld.sigmoid_focal_loss_grad(z, np.array([1.0, 1.0, 0.0])).compute()
+    array([-0.0745717 , -0.00121774,  0.00365321])
+    """
     loss, red = _focal("sigmoid_focal_loss_grad", input, target, alpha, gamma, reduction)
     return loss.grad(red, grad_output)
 
@@ -776,7 +951,18 @@ def sigmoid_focal_loss_grad(input: Any, target: Any, alpha: float = 0.25, gamma:
 def sigmoid_focal_loss_value_and_grad(input: Any, target: Any, alpha: float = 0.25,
                                       gamma: float = 2.0,
                                       reduction: str = "none") -> tuple[Any, da.Array]:
-    """Lazy ``(sigmoid_focal_loss, sigmoid_focal_loss_grad)``."""
+    """Lazy ``(sigmoid_focal_loss, sigmoid_focal_loss_grad)``.
+
+    Examples
+    --------
+    >>> import dask, numpy as np, dask.array as da
+    >>> import logitloss.dask as lld
+    >>> z = da.from_array(np.array([0.0, 2.0, -2.0]), chunks=2)
+    >>> y = np.array([1.0, 1.0, 0.0])
+    >>> loss, grad = dask.compute(*lld.sigmoid_focal_loss_value_and_grad(z, y, reduction="sum"))
+    >>> loss
+    np.float64(0.04512526...)
+    """
     loss, red = _focal("sigmoid_focal_loss_value_and_grad", input, target, alpha, gamma,
                        reduction)
     return loss.value(red), loss.grad(red, None, shared_totals=True)
