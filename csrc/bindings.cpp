@@ -210,6 +210,55 @@ int64_t cross_entropy(const py::array& x, const py::object& target, const py::ob
   return bad == INT64_MAX ? -1 : bad;
 }
 
+// Sum of a float64 buffer in a fixed pairwise order (so reductions never
+// depend on the thread count): error O(log n) ulps.
+double pairwise_sum(const double* p, int64_t n) {
+  if (n <= 16) {
+    double s = 0;
+    for (int64_t i = 0; i < n; ++i) s += p[i];
+    return s;
+  }
+  const int64_t half = n / 2;
+  return pairwise_sum(p, half) + pairwise_sum(p + half, n - half);
+}
+
+// The per-row losses or weights of a reduction, summed.
+double row_sum(const py::array& a) {
+  if (!py::isinstance<py::array_t<double>>(a) || !(a.flags() & py::array::c_style))
+    throw py::value_error("logitloss._core: row_sum takes a contiguous float64 buffer");
+  return pairwise_sum(static_cast<const double*>(a.data()), a.size());
+}
+
+// The common reduced cross-entropy in one call: index targets (int64, one per
+// row), no weight, no smoothing. Returns (first bad row or -1, sum of the
+// losses, sum of the target weights), both sums as row_sum adds them.
+py::tuple cross_entropy_reduced(const py::array& x, const py::array& target, int64_t ignore_index,
+                                bool has_ignore) {
+  CeTask t{};
+  t.dtype = dtype_of(x);
+  t.x = in_view(x, "x");
+  const int64_t rows = t.x.outer * t.x.inner;
+  t.target = flat_buffer<int64_t>(target, rows, "target", false);
+  t.ignore_index = ignore_index;
+  t.has_ignore = has_ignore;
+  std::vector<double> loss(static_cast<size_t>(rows)), weight(static_cast<size_t>(rows));
+  t.loss = loss.data();
+  t.target_weight = weight.data();
+  int64_t bad = INT64_MAX;
+  t.bad_row = &bad;
+  double loss_sum, weight_sum;
+  {
+    // Releasing the GIL is safe: no Python object is touched inside.
+    py::gil_scoped_release release;
+    parallel_for(rows, rows_per_chunk(t.x.classes), [&](int64_t r0, int64_t r1) {
+      kernels().ce.cross_entropy(t, r0, r1);
+    });
+    loss_sum = pairwise_sum(loss.data(), rows);
+    weight_sum = pairwise_sum(weight.data(), rows);
+  }
+  return py::make_tuple(bad == INT64_MAX ? -1 : bad, loss_sum, weight_sum);
+}
+
 // --- end cross-entropy family -----------------------------------------------
 // ------------------------------------------- elementwise losses (issue 4)
 
@@ -397,6 +446,9 @@ PYBIND11_MODULE(_core, m) {
         py::arg("partials"), py::arg("grad_out"), py::arg("g"), py::arg("g_scalar"));
   m.def("binary_loss_blocks", &binary_loss_blocks, py::arg("size"));
   m.def("_vector_math", &vector_math, py::arg("name"), py::arg("x"));
+  m.def("row_sum", &row_sum, py::arg("a"));
+  m.def("cross_entropy_reduced", &cross_entropy_reduced, py::arg("x"), py::arg("target"),
+        py::arg("ignore_index"), py::arg("has_ignore"));
   // Integrations: gradient-boosting objectives.
   m.def("softmax_objective", &softmax_objective, py::arg("x"), py::arg("labels"), py::arg("weight"),
         py::arg("grad"), py::arg("hess"), py::arg("hessian"));

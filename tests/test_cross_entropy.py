@@ -379,3 +379,26 @@ def test_docstring_examples():
         result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.failed == 0, name
         assert result.attempted > 0, name
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3), (37, 10), (513, 40), (3000, 7)])
+def test_fast_path_equals_the_general_path_bit_for_bit(rng, dtype, reduction, shape):
+    # A plain (N, C) array with int64 targets takes a shortcut past the
+    # generic argument handling; axis=1 spelled out takes the generic path.
+    x = (rng.standard_normal(shape) * 5).astype(dtype)
+    t = rng.integers(0, shape[1], shape[0])
+    t[::5] = -100
+    fast = ll.cross_entropy(x, t, reduction=reduction)
+    general = ll.cross_entropy(x, t, reduction=reduction, axis=1)
+    assert type(fast) is type(general)
+    assert fast.dtype == dtype
+    fused = ll.cross_entropy_value_and_grad(x, t, reduction=reduction)[0]
+    np.testing.assert_array_equal([fast, fused], [general, general])  # NaN == NaN here
+
+
+def test_fast_path_reports_out_of_range_targets_like_the_general_path():
+    x = np.zeros((3, 4), np.float32)
+    with pytest.raises(IndexError, match="cross_entropy: target 9 is out of range for 4 classes"):
+        ll.cross_entropy(x, np.array([0, 9, 1]))

@@ -229,13 +229,13 @@ def _denominator(op: _Operands, target_weight: np.ndarray | None) -> float:
     number of samples (probabilities)."""
     if target_weight is None:
         return float(op.layout.outer * op.layout.inner)
-    return float(np.add.reduce(target_weight))
+    return float(_core.row_sum(target_weight))
 
 
 def _reduce(op: _Operands, loss: np.ndarray, den: float | None) -> Any:
     if op.reduction == "none":
         return loss.astype(op.dtype).reshape(op.loss_shape)
-    total = float(np.add.reduce(loss))  # pairwise summation: a fixed order
+    total = float(_core.row_sum(loss))  # pairwise summation: a fixed order
     if op.reduction == "mean":
         assert den is not None
         total = _ieee_div(total, den)  # NaN when every target is ignored
@@ -384,6 +384,29 @@ def cross_entropy(
     >>> ll.cross_entropy([[2.0, 0.0, 0.0]], [0])
     np.float64(0.23954476622188453)
     """
+    if (
+        weight is None
+        and axis is None
+        and type(input) is np.ndarray
+        and type(target) is np.ndarray
+        and (reduction == "mean" or reduction == "sum")
+        and type(label_smoothing) is float
+        and label_smoothing == 0.0
+        and type(ignore_index) is int
+        and input.ndim == 2
+        and input.dtype in _NATIVE
+        and target.dtype == _INT64
+        and target.shape == input.shape[:1]
+        and target.flags.c_contiguous
+        and _INT64_MIN <= ignore_index <= _INT64_MAX
+    ):
+        # The common call, checked above in full, skips the generic argument
+        # handling (which costs several times the kernel on small inputs).
+        x3 = input.reshape(input.shape[0], input.shape[1], 1)
+        bad, total, den = _core.cross_entropy_reduced(x3, target, ignore_index, True)
+        if bad < 0:
+            return input.dtype.type(total if reduction == "sum" else _ieee_div(total, den))
+        # An out-of-range target: the generic path raises the error.
     return _value(
         "cross_entropy", False,
         (input, target, weight, ignore_index, reduction, label_smoothing, axis),
