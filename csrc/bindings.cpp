@@ -349,6 +349,70 @@ py::array vector_math(const std::string& name, const py::array& x) {
   }
   return out;
 }
+// ---------------------------------------------------------------------------
+// Integrations: gradient-boosting objectives. The Python layer has checked the
+// labels' range and the weights; here only memory-safety facts are checked.
+
+void softmax_objective(const py::array& x, const py::array& labels, const py::object& weight,
+                       py::array& grad, py::array& hess, int hessian) {
+  SoftmaxObjTask t{};
+  t.dtype = dtype_of(x);
+  if (hessian < 0 || hessian > 2) throw py::value_error("logitloss._core: bad hessian kind");
+  t.hessian = static_cast<HessianKind>(hessian);
+  t.x = in_view(x, "x");
+  const int64_t rows = t.x.outer * t.x.inner;
+  if (labels.dtype().kind() != 'i' || labels.itemsize() != 8 ||
+      !(labels.flags() & py::array::c_style) || labels.size() != rows)
+    throw py::value_error("logitloss._core: labels must be a contiguous int64 row buffer");
+  t.labels = static_cast<const int64_t*>(labels.data());
+  if (!weight.is_none()) {
+    py::array w = py::reinterpret_borrow<py::array>(weight);
+    require_same_dtype(w, x, "weight");
+    if (!(w.flags() & py::array::c_style) || w.size() != rows)
+      throw py::value_error("logitloss._core: weight must be a contiguous row buffer");
+    t.weight = w.data();
+  }
+  require_same_dtype(grad, x, "grad");
+  require_same_dtype(hess, x, "hess");
+  t.grad = out_view(grad, x, "grad");
+  t.hess = out_view(hess, x, "hess");
+  run_rows(t, kernels().softmax_objective, rows, t.x.classes);
+}
+
+// A 1-D array of x's dtype with n elements; returns its data and stride.
+const void* vector_of(const py::array& a, const py::array& x, int64_t n, int64_t& stride,
+                      const char* what) {
+  require_same_dtype(a, x, what);
+  if (a.ndim() != 1 || a.shape(0) != n || a.strides(0) % a.itemsize() != 0)
+    throw py::value_error(std::string("logitloss._core: ") + what +
+                          " must be 1-D of the margins' size");
+  stride = a.strides(0) / static_cast<int64_t>(a.itemsize());
+  return a.data();
+}
+
+void logistic_objective(const py::array& x, const py::array& y, const py::object& weight,
+                        py::array& grad, py::array& hess) {
+  LogisticObjTask t{};
+  t.dtype = dtype_of(x);
+  if (x.ndim() != 1) throw py::value_error("logitloss._core: x must be 1-D");
+  const int64_t n = x.shape(0);
+  t.x = vector_of(x, x, n, t.s_x, "x");
+  t.y = vector_of(y, x, n, t.s_y, "y");
+  int64_t s = 0;
+  if (!weight.is_none()) {
+    t.weight = vector_of(py::reinterpret_borrow<py::array>(weight), x, n, s, "weight");
+    if (s != 1 && n > 1) throw py::value_error("logitloss._core: weight must be contiguous");
+  }
+  for (py::array* out : {&grad, &hess}) {
+    vector_of(*out, x, n, s, "out");
+    if ((s != 1 && n > 1) || !out->writeable())
+      throw py::value_error("logitloss._core: grad and hess must be contiguous and writable");
+  }
+  t.grad = grad.mutable_data();
+  t.hess = hess.mutable_data();
+  run_rows(t, kernels().logistic_objective, n, 1);
+}
+// ---------------------------------------------------------------------------
 
 std::string compiler() {
 #if defined(__clang__)
@@ -385,6 +449,11 @@ PYBIND11_MODULE(_core, m) {
   m.def("row_sum", &row_sum, py::arg("a"));
   m.def("cross_entropy_reduced", &cross_entropy_reduced, py::arg("x"), py::arg("target"),
         py::arg("ignore_index"), py::arg("has_ignore"));
+  // Integrations: gradient-boosting objectives.
+  m.def("softmax_objective", &softmax_objective, py::arg("x"), py::arg("labels"), py::arg("weight"),
+        py::arg("grad"), py::arg("hess"), py::arg("hessian"));
+  m.def("logistic_objective", &logistic_objective, py::arg("x"), py::arg("y"), py::arg("weight"),
+        py::arg("grad"), py::arg("hess"));
   m.def("get_num_threads", &get_num_threads);
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("simd_levels_built", &simd_levels_built);

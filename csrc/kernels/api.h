@@ -131,6 +131,40 @@ struct BinaryLossTask {
   double g_scalar = 1.0;   // grad_output factor when g is absent
 };
 
+// ---------------------------------------------------------------------------
+// Integrations: gradient-boosting objectives (kernels/objectives.h).
+// See Note [Boosting objectives] for the formulas.
+
+// Diagonal-Hessian convention of the softmax objective.
+enum class HessianKind : int32_t { xgboost = 0, lightgbm = 1, exact = 2 };
+
+// Softmax objective over the class axis: per row, grad and hess of the
+// weighted log-loss with respect to the margins x.
+struct SoftmaxObjTask {
+  DType dtype;
+  HessianKind hessian;
+  View3 x;
+  const int64_t* labels;  // per row, in [0, classes); classes < 2^31
+  const void* weight;     // optional, per row, dtype
+  MutView3 grad, hess;    // shaped like x
+};
+
+// Logistic objective, elementwise over n = row_end rows of one element each.
+struct LogisticObjTask {
+  DType dtype;
+  const void* x;       // margins, stride s_x
+  int64_t s_x;
+  const void* y;       // labels in [0, 1], dtype, stride s_y
+  int64_t s_y;
+  const void* weight;  // optional, contiguous, dtype
+  void* grad;          // contiguous, dtype
+  void* hess;          // contiguous, dtype
+};
+
+using SoftmaxObjKernel = void (*)(const SoftmaxObjTask&, int64_t, int64_t) noexcept;
+using LogisticObjKernel = void (*)(const LogisticObjTask&, int64_t, int64_t) noexcept;
+// ---------------------------------------------------------------------------
+
 // One ISA build's kernels. Each runs rows [row_begin, row_end).
 struct KernelTable {
   const char* isa;
@@ -143,6 +177,9 @@ struct KernelTable {
   // elements [begin, end).
   void (*binary_loss)(const BinaryLossTask&, int64_t block_begin, int64_t block_end) noexcept;
   void (*vector_math)(const VecMathTask&, int64_t begin, int64_t end) noexcept;
+  // Integrations: gradient-boosting objectives.
+  SoftmaxObjKernel softmax_objective;
+  LogisticObjKernel logistic_objective;
 };
 
 }  // namespace logitloss

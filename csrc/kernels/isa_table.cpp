@@ -6,6 +6,7 @@
 #include "cross_entropy.h"
 // --- end cross-entropy family
 #include "binary_loss.h"
+#include "objectives.h"  // integrations
 
 namespace logitloss {
 namespace LL_ISA {
@@ -60,6 +61,16 @@ void vector_math(const VecMathTask& t, int64_t i0, int64_t i1) noexcept {
     vector_math_range<double>(t, i0, i1);
 }
 
+// Integrations: gradient-boosting objectives.
+void softmax_objective(const SoftmaxObjTask& t, int64_t r0, int64_t r1) noexcept {
+  with_dtype(t.dtype, [&](auto tag) { softmax_obj_rows<typename decltype(tag)::type>(t, r0, r1); });
+}
+
+void logistic_objective(const LogisticObjTask& t, int64_t r0, int64_t r1) noexcept {
+  with_dtype(t.dtype,
+             [&](auto tag) { logistic_obj_rows<typename decltype(tag)::type>(t, r0, r1); });
+}
+
 }  // namespace
 }  // namespace LL_ISA
 
@@ -76,6 +87,9 @@ const KernelTable LL_TABLE_NAME = {
     {&LL_ISA::cross_entropy, &LL_ISA::nll_loss},  // cross-entropy family
     &LL_ISA::binary_loss,
     &LL_ISA::vector_math,  // test-only
+    // Integrations: gradient-boosting objectives.
+    &LL_ISA::softmax_objective,
+    &LL_ISA::logistic_objective,
 };
 
 }  // namespace logitloss

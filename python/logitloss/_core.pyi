@@ -53,6 +53,19 @@ def binary_loss(
 def binary_loss_blocks(size: int) -> int: ...
 def _vector_math(name: str, x: _Array) -> _Array: ...
 
+# --- integrations: gradient-boosting objectives (logitloss.objectives)
+def softmax_objective(
+    x: _Array,
+    labels: _Array,
+    weight: _Array | None,
+    grad: _Array,
+    hess: _Array,
+    hessian: int,
+) -> None: ...
+def logistic_objective(
+    x: _Array, y: _Array, weight: _Array | None, grad: _Array, hess: _Array
+) -> None: ...
+
 # --- runtime
 def row_sum(a: npt.NDArray[np.float64]) -> float: ...
 def cross_entropy_reduced(

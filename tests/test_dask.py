@@ -1,0 +1,515 @@
+"""logitloss.dask: lazy Dask versions equal the in-memory functions (to
+rounding) for every chunking: several row chunks, uneven chunks, class axes
+split across chunks (rechunked) and reductions spanning chunks (combined)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+dask = pytest.importorskip("dask")
+
+import logitloss as ll  # noqa: E402
+import logitloss.dask as lld  # noqa: E402
+
+rng = np.random.default_rng(1)
+
+
+def compute(*arrays):
+    return dask.compute(*arrays, scheduler="sync")
+
+
+def assert_close(actual, expected, dtype=np.float64, ulps=4):
+    """Equal to `ulps` units in the last place of the result's magnitude
+    (NaN where the reference is NaN, infinities equal)."""
+    actual = np.asarray(actual, np.float64)
+    expected = np.asarray(expected, np.float64)
+    assert actual.shape == expected.shape
+    np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected))
+    finite = np.isfinite(expected)
+    np.testing.assert_array_equal(actual[~finite & ~np.isnan(expected)],
+                                  expected[~finite & ~np.isnan(expected)])
+    eps = np.finfo(dtype).eps
+    tol = ulps * eps * np.maximum(np.abs(expected[finite]), 1.0)
+    assert np.all(np.abs(actual[finite] - expected[finite]) <= tol), (
+        np.max(np.abs(actual[finite] - expected[finite]) / np.maximum(np.abs(expected[finite]), 1))
+    )
+
+
+# Row chunks (several, uneven), class axes split, everything split.
+CHUNKINGS = {
+    "rows": (25, -1, -1),
+    "uneven_rows": ((7, 40, 1, 52), -1, -1),
+    "class_split": (50, 3, -1),
+    "all_split": ((30, 30, 40), (2, 5), (1, 4)),
+}
+
+
+@pytest.fixture(params=sorted(CHUNKINGS))
+def chunked(request):
+    x = rng.standard_normal((100, 7, 5)) * 4
+    return x, da.from_array(x, chunks=CHUNKINGS[request.param])
+
+
+AXES = [None, 0, 1, -1, (1, 2), (0, 2)]
+
+
+@pytest.mark.parametrize("axis", AXES)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_logsumexp_matches_in_memory(chunked, axis, keepdims):
+    x, dx = chunked
+    res = lld.logsumexp(dx, axis=axis, keepdims=keepdims)
+    assert isinstance(res, da.Array)
+    want = ll.logsumexp(x, axis=axis, keepdims=keepdims)
+    (got,) = compute(res)
+    assert type(got) is type(want)  # a NumPy scalar when every axis is reduced
+    assert_close(got, want)
+
+
+@pytest.mark.parametrize("axis", AXES)
+def test_logsumexp_with_b_and_sign_matches_in_memory(chunked, axis):
+    x, dx = chunked
+    b = rng.uniform(0.1, 2.0, x.shape) * np.where(rng.uniform(size=x.shape) < 0.1, -1, 1)
+    db = da.from_array(b, chunks=(33, -1, 2))
+    lse, sign = lld.logsumexp(dx, axis=axis, b=db, return_sign=True)
+    got, got_sign = compute(lse, sign)
+    want, want_sign = ll.logsumexp(x, axis=axis, b=b, return_sign=True)
+    np.testing.assert_array_equal(got_sign, want_sign)
+    # Mixed signs cancel: the partials' rounding is amplified by the
+    # condition number sum|b e^x| / |sum b e^x| = exp(lse(|b|) - lse(b)).
+    cond = np.exp(ll.logsumexp(x, axis=axis, b=np.abs(b)) - want)
+    bound = 8 * np.finfo(float).eps * cond * np.maximum(1, np.abs(want))
+    np.testing.assert_array_less(np.abs(got - want), bound)
+    # Without return_sign a negative total is NaN, as in memory.
+    (plain,) = compute(lld.logsumexp(dx, axis=axis, b=db))
+    np.testing.assert_array_equal(np.isnan(plain), np.isnan(ll.logsumexp(x, axis=axis, b=b)))
+
+
+def test_logsumexp_b_broadcasts_and_float32():
+    x = (rng.standard_normal((64, 9)) * 3).astype(np.float32)
+    b = rng.uniform(0.5, 1.5, 9).astype(np.float32)
+    dx = da.from_array(x, chunks=(10, 4))
+    for axis in (None, 0, 1):
+        (got,) = compute(lld.logsumexp(dx, axis=axis, b=b))
+        assert got.dtype == np.float32
+        assert_close(got, ll.logsumexp(x, axis=axis, b=b), np.float32)
+        (grad,) = compute(lld.logsumexp_grad(dx, axis=axis, b=b))
+        assert grad.dtype == np.float32
+        assert grad.shape == x.shape
+        assert_close(grad, ll.logsumexp_grad(x, axis=axis, b=b), np.float32)
+        # The gradient with respect to a broadcast `a` sums over the broadcast.
+        (ga,) = compute(lld.logsumexp_grad(b, axis=axis, b=dx))
+        assert_close(ga, ll.logsumexp_grad(b, axis=axis, b=x), np.float32, ulps=64)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_16_bit_inputs_combine_float32_partials(dtype):
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    dt = np.dtype(getattr(ml_dtypes, dtype) if dtype == "bfloat16" else dtype)
+    x = (rng.standard_normal((300, 7)) * 3).astype(dt)
+    dx = da.from_array(x, chunks=(10, 3))  # class axis split too
+    for axis in (None, 0, 1):
+        (got,) = compute(lld.logsumexp(dx, axis=axis))
+        want = ll.logsumexp(x, axis=axis)
+        assert np.asarray(got).dtype == dt
+        # float32 partials: the 16-bit result is the in-memory one (at most
+        # one 16-bit ulp away in a rare double-rounding case).
+        eps = float(ml_dtypes.finfo(dt).eps)
+        diff = np.abs(np.asarray(got, np.float64) - np.asarray(want, np.float64))
+        assert np.all(diff <= eps * np.maximum(1, np.abs(np.asarray(want, np.float64))))
+        assert np.mean(diff == 0) > 0.95
+    (sm,) = compute(lld.log_softmax(dx, axis=1))
+    assert sm.dtype == dt
+    np.testing.assert_array_equal(sm.astype(np.float64),
+                                  ll.log_softmax(x, axis=1).astype(np.float64))
+
+
+def test_logsumexp_special_values_across_chunks():
+    x = rng.standard_normal((12, 6))
+    x[0:4, :] = -np.inf  # a whole chunk of -inf rows
+    x[5, 2] = np.nan
+    x[7, 1] = np.inf
+    x[9, :3] = -np.inf
+    dx = da.from_array(x, chunks=(4, 3))
+    for axis in (None, 0, 1, (0, 1)):
+        (got,) = compute(lld.logsumexp(dx, axis=axis))
+        assert_close(got, ll.logsumexp(x, axis=axis))
+        lse, sign = compute(*lld.logsumexp(dx, axis=axis, return_sign=True))
+        _want, want_sign = ll.logsumexp(x, axis=axis, return_sign=True)
+        np.testing.assert_array_equal(np.isnan(sign), np.isnan(want_sign))
+        np.testing.assert_array_equal(np.nan_to_num(sign), np.nan_to_num(want_sign))
+        (grad,) = compute(lld.logsumexp_grad(dx, axis=axis))
+        assert_close(grad, ll.logsumexp_grad(x, axis=axis))
+    # Every entry -inf: -inf with sign 0, gradient 0.
+    dz = da.full((6, 4), -np.inf, chunks=2)
+    lse, sign = compute(*lld.logsumexp(dz, return_sign=True))
+    assert lse == -np.inf
+    assert sign == 0
+    np.testing.assert_array_equal(compute(lld.logsumexp_grad(dz))[0], 0.0)
+
+
+def test_scalars_and_empty_arrays():
+    (got,) = compute(lld.logsumexp(da.from_array(np.float64(2.5))))
+    assert got == ll.logsumexp(2.5)
+    (got,) = compute(lld.softmax(da.from_array(np.float64(2.5))))
+    assert got == ll.softmax(2.5)
+    empty = np.empty((0, 4))
+    de = da.from_array(empty, chunks=(1, 2))
+    for axis in (0, 1, None):
+        (got,) = compute(lld.logsumexp(de, axis=axis))
+        assert_close(got, ll.logsumexp(empty, axis=axis))
+    (got,) = compute(lld.softmax(de, axis=1))
+    assert got.shape == (0, 4)
+
+
+@pytest.mark.parametrize("func", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("axis", AXES)
+def test_softmax_family_matches_in_memory(chunked, func, axis):
+    x, dx = chunked
+    res = getattr(lld, func)(dx, axis=axis)
+    axes = range(x.ndim) if axis is None else np.atleast_1d(axis) % x.ndim
+    assert all(res.numblocks[d] == 1 for d in axes), "class axes must be one chunk"
+    (got,) = compute(res)
+    assert_close(got, getattr(ll, func)(x, axis=axis), ulps=2)
+
+
+@pytest.mark.parametrize("func", ["softmax_grad", "log_softmax_grad"])
+@pytest.mark.parametrize("axis", [None, 1, (1, 2)])
+def test_softmax_family_gradients_match_in_memory(chunked, func, axis):
+    x, dx = chunked
+    g = rng.standard_normal(x.shape)
+    dg = da.from_array(g, chunks=(40, 2, 5))  # chunked differently from x
+    (got,) = compute(getattr(lld, func)(dx, dg, axis=axis))
+    assert_close(got, getattr(ll, func)(x, g, axis=axis), ulps=4)
+
+
+@pytest.mark.parametrize("axis", [None, 0, (1, 2)])
+def test_logsumexp_grad_matches_in_memory(chunked, axis):
+    x, dx = chunked
+    layout_shape = np.shape(ll.logsumexp(x, axis=axis))
+    g = rng.standard_normal(layout_shape)
+    (got,) = compute(lld.logsumexp_grad(dx, axis=axis, grad_output=g))
+    assert_close(got, ll.logsumexp_grad(x, axis=axis, grad_output=g), ulps=4)
+    kept = np.shape(ll.logsumexp(x, axis=axis, keepdims=True))
+    gk = g.reshape(kept)
+    (got,) = compute(lld.logsumexp_grad(dx, axis=axis, grad_output=da.from_array(gk)))
+    assert_close(got, ll.logsumexp_grad(x, axis=axis, grad_output=gk), ulps=4)
+
+
+def test_results_are_lazy():
+    calls = []
+
+    def make():
+        calls.append(1)
+        return np.zeros((4, 3))
+
+    dx = da.from_delayed(dask.delayed(make)(), shape=(4, 3), dtype=np.float64)
+    results = [lld.logsumexp(dx), lld.softmax(dx, axis=1), lld.logsumexp_grad(dx, axis=0),
+               lld.log_softmax_grad(dx, dx, axis=1)]
+    assert all(isinstance(r, da.Array) for r in results)
+    assert calls == []
+    compute(*results)
+    assert calls
+
+
+def test_argument_errors_are_raised_when_building():
+    dx = da.zeros((4, 3), chunks=2)
+    with pytest.raises(ValueError, match=r"logsumexp: axis 2 is out of bounds"):
+        lld.logsumexp(dx, axis=2)
+    with pytest.raises(ValueError, match=r"softmax: axis \(1, 1\) has repeated axes"):
+        lld.softmax(dx, axis=(1, 1))
+    with pytest.raises(TypeError, match=r"logsumexp: a has unsupported dtype complex128"):
+        lld.logsumexp(da.zeros((4, 3), dtype=complex))
+    with pytest.raises(ValueError, match=r"logsumexp: b with shape \(2,\) does not broadcast"):
+        lld.logsumexp(dx, b=np.ones(2))
+    with pytest.raises(ValueError, match=r"softmax_grad: grad_output has shape \(4,\)"):
+        lld.softmax_grad(dx, da.zeros(4))
+    with pytest.raises(ValueError, match=r"logsumexp_grad: grad_output has shape \(5,\)"):
+        lld.logsumexp_grad(dx, axis=1, grad_output=np.ones(5))
+    with pytest.raises(TypeError, match=r"softmax: x must be an array, not None"):
+        lld.softmax(None)
+
+
+def test_numpy_inputs_are_accepted():
+    x = rng.standard_normal((6, 4))
+    (got,) = compute(lld.softmax(x, axis=1))
+    np.testing.assert_array_equal(got, ll.softmax(x, axis=1))
+
+
+def test_import_logitloss_never_imports_dask():
+    code = "import sys, logitloss, logitloss.objectives; assert 'dask' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_import_without_dask_names_the_extra():
+    code = (
+        "import sys; sys.modules['dask'] = None; sys.modules['dask.array'] = None\n"
+        "try:\n    import logitloss.dask\nexcept ImportError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert "pip install 'logitloss[dask]'" in out
+
+
+def test_on_a_local_distributed_cluster():
+    distributed = pytest.importorskip("distributed")
+    x = rng.standard_normal((300, 10)).astype(np.float32)
+    dx = da.from_array(x, chunks=(70, 4))
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        lazy = [lld.logsumexp(dx, axis=None), lld.softmax(dx, axis=1)]
+        lse, sm = client.compute(lazy, sync=True)
+    assert_close(lse, ll.logsumexp(x), np.float32)
+    assert_close(sm, ll.softmax(x, axis=1), np.float32, ulps=2)
+
+
+# ------------------------------------------------ cross-entropy and NLL
+
+CE_CHUNKINGS = {
+    "rows": ((25, -1, -1), (25, -1)),
+    "uneven_rows": (((7, 40, 1, 55), -1, (3, 1)), ((50, 53), (1, 3))),
+    "class_split": ((50, 3, 2), (10, -1)),  # class axis split: rechunked
+}
+
+
+@pytest.fixture(params=sorted(CE_CHUNKINGS))
+def ce_data(request):
+    x_chunks, t_chunks = CE_CHUNKINGS[request.param]
+    x = rng.standard_normal((103, 7, 4)) * 3
+    t = rng.integers(0, 7, (103, 4))
+    t[rng.uniform(size=t.shape) < 0.2] = -100
+    return x, t, da.from_array(x, chunks=x_chunks), da.from_array(t, chunks=t_chunks)
+
+
+CE_OPTIONS = [{}, {"weight": np.linspace(0.5, 2.0, 7)},
+              {"weight": np.linspace(0.5, 2.0, 7), "label_smoothing": 0.2, "ignore_index": 3}]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("options", range(len(CE_OPTIONS)))
+def test_cross_entropy_matches_in_memory(ce_data, reduction, options):
+    x, t, dx, dt = ce_data
+    kw = dict(CE_OPTIONS[options], reduction=reduction)
+    if "ignore_index" in kw:  # ignore class 3 instead of -100
+        t, dt = np.where(t < 0, 3, t), da.where(dt < 0, 3, dt)
+    loss = lld.cross_entropy(dx, dt, **kw)
+    grad = lld.cross_entropy_grad(dx, dt, **kw)
+    value, vgrad = lld.cross_entropy_value_and_grad(dx, dt, **kw)
+    assert all(isinstance(r, da.Array) for r in (loss, grad, value, vgrad))
+    got = compute(loss, grad, value, vgrad)
+    want = ll.cross_entropy(x, t, **kw)
+    want_grad = ll.cross_entropy_grad(x, t, **kw)
+    assert type(got[0]) is type(want)  # np.float64(...) for 'mean'/'sum', as in memory
+    for g, w in zip(got, (want, want_grad, want, want_grad)):
+        assert_close(g, w, ulps=4)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_nll_loss_matches_in_memory(ce_data, reduction):
+    x, t, dx, dt = ce_data
+    logp = ll.log_softmax(x, axis=1)
+    dlogp = da.from_array(logp, chunks=dx.chunks)
+    w = np.linspace(2.0, 0.5, 7)
+    g_out = 1.5 if reduction != "none" else rng.standard_normal(t.shape)
+    got = compute(lld.nll_loss(dlogp, dt, w, reduction=reduction),
+                  lld.nll_loss_grad(dlogp, dt, w, reduction=reduction, grad_output=g_out),
+                  *lld.nll_loss_value_and_grad(dlogp, dt, w, reduction=reduction))
+    want = (ll.nll_loss(logp, t, w, reduction=reduction),
+            ll.nll_loss_grad(logp, t, w, reduction=reduction, grad_output=g_out),
+            *ll.nll_loss_value_and_grad(logp, t, w, reduction=reduction))
+    for g, wv in zip(got, want):
+        assert_close(g, wv, ulps=4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_probability_targets_channels_last_and_float32(dtype):
+    x = (rng.standard_normal((8, 30, 11)) * 2).astype(dtype)  # (batch, seq, vocab)
+    p = ll.softmax(rng.standard_normal(x.shape), axis=-1).astype(dtype)
+    dx = da.from_array(x, chunks=(3, 7, 4))
+    dp = da.from_array(p, chunks=(5, 30, 11))
+    for reduction in ("mean", "sum", "none"):
+        got = compute(lld.cross_entropy(dx, dp, reduction=reduction, axis=-1),
+                      lld.cross_entropy_grad(dx, dp, reduction=reduction, axis=-1))
+        want = (ll.cross_entropy(x, p, reduction=reduction, axis=-1),
+                ll.cross_entropy_grad(x, p, reduction=reduction, axis=-1))
+        for g, w in zip(got, want):
+            assert np.asarray(g).dtype == dtype
+            assert_close(g, w, dtype, ulps=4)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
+def test_cross_entropy_reductions_of_narrow_types_match_in_memory(dtype):
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    dt = np.dtype(getattr(ml_dtypes, dtype) if dtype == "bfloat16" else dtype)
+    x = (rng.standard_normal((3000, 7)) * 3).astype(dt)
+    t = rng.integers(0, 7, 3000)
+    dx, dtg = da.from_array(x, chunks=(500, 3)), da.from_array(t, chunks=700)
+    for reduction in ("mean", "sum"):
+        kw = {"weight": np.linspace(0.3, 2.0, 7), "label_smoothing": 0.1, "reduction": reduction}
+        got = compute(lld.cross_entropy(dx, dtg, **kw), lld.cross_entropy_grad(dx, dtg, **kw))
+        want = (ll.cross_entropy(x, t, **kw), ll.cross_entropy_grad(x, t, **kw))
+        for g, w in zip(got, want):
+            assert np.asarray(g).dtype == dt
+            # float32 partial sums for 16-bit input: equal to the in-memory value
+            # (up to one ulp of a rare double rounding).
+            eps = float(ml_dtypes.finfo(dt).eps)
+            g64, w64 = np.asarray(g, np.float64), np.asarray(w, np.float64)
+            assert np.all(np.abs(g64 - w64) <= eps * np.maximum(1, np.abs(w64)))
+
+
+def test_cross_entropy_mean_is_not_a_mean_of_means():
+    # Chunks with very different weight sums: a mean of chunk means is wrong.
+    x = rng.standard_normal((40, 3))
+    t = np.zeros(40, np.int64)
+    t[:10] = 2
+    x[:10, 2] = -5.0  # heavy chunk: large losses
+    x[10:, 0] = 5.0  # light chunks: small losses
+    w = np.array([0.1, 1.0, 10.0])
+    dx, dt = da.from_array(x, chunks=10), da.from_array(t, chunks=10)
+    (got,) = compute(lld.cross_entropy(dx, dt, w))
+    chunk_means = [ll.cross_entropy(x[i:i + 10], t[i:i + 10], w) for i in range(0, 40, 10)]
+    assert_close(got, ll.cross_entropy(x, t, w), ulps=2)
+    assert abs(got - np.mean(chunk_means)) > 1.0
+
+
+def test_cross_entropy_edge_cases():
+    x = rng.standard_normal((12, 5))
+    ignored = np.full(12, -100)
+    dx = da.from_array(x, chunks=4)
+    with np.errstate(invalid="ignore"):
+        want = ll.cross_entropy(x, ignored)
+    (got,) = compute(lld.cross_entropy(dx, da.from_array(ignored, chunks=5)))
+    assert np.isnan(got)
+    assert np.isnan(want)
+    (grad,) = compute(lld.cross_entropy_grad(dx, ignored))
+    assert_close(grad, ll.cross_entropy_grad(x, ignored))
+    v = rng.standard_normal(5)  # 1-D input: the class axis is 0
+    (got,) = compute(lld.cross_entropy(da.from_array(v, chunks=2), np.int64(3)))
+    assert_close(got, ll.cross_entropy(v, np.int64(3)))
+    g = da.from_array(np.float64(2.0))  # a lazy scalar grad_output
+    t = np.arange(12) % 5
+    (grad,) = compute(lld.cross_entropy_grad(dx, t, reduction="sum", grad_output=g))
+    assert_close(grad, ll.cross_entropy_grad(x, t, reduction="sum", grad_output=2.0))
+
+
+def test_cross_entropy_errors():
+    dx = da.zeros((6, 4), chunks=2)
+    good = np.zeros(6, np.int64)
+    with pytest.raises(ValueError, match=r"cross_entropy: reduction must be 'none', 'mean' or"):
+        lld.cross_entropy(dx, good, reduction="avg")
+    with pytest.raises(ValueError, match=r"cross_entropy: target has shape \(5,\)"):
+        lld.cross_entropy(dx, np.zeros(5, np.int64))
+    with pytest.raises(TypeError, match=r"cross_entropy: target has unsupported dtype"):
+        lld.cross_entropy(dx, np.zeros(6, complex))
+    with pytest.raises(TypeError, match=r"nll_loss: target has unsupported dtype"):
+        lld.nll_loss(dx, np.zeros(6))
+    with pytest.raises(ValueError, match=r"cross_entropy: weight has shape \(3,\)"):
+        lld.cross_entropy(dx, good, np.ones(3))
+    with pytest.raises(ValueError, match=r"cross_entropy: label_smoothing must be in \[0, 1\]"):
+        lld.cross_entropy(dx, good, label_smoothing=1.5)
+    with pytest.raises(TypeError, match=r"cross_entropy: ignore_index must be an int"):
+        lld.cross_entropy(dx, good, ignore_index=1.5)
+    with pytest.raises(ValueError, match=r"cross_entropy: axis 2 is out of bounds"):
+        lld.cross_entropy(dx, good, axis=2)
+    with pytest.raises(ValueError, match=r"cross_entropy_grad: grad_output has shape \(6,\); "
+                                         r"expected a scalar"):
+        lld.cross_entropy_grad(dx, good, grad_output=np.ones(6))
+    with pytest.raises(ValueError, match=r"cross_entropy: input must have a class axis"):
+        lld.cross_entropy(da.from_array(np.float64(1.0)), np.int64(0))
+    # Out-of-range targets need the data: raised by compute, with the in-memory message.
+    lazy = lld.cross_entropy(dx, np.array([0, 1, 2, 3, 9, 0]))
+    with pytest.raises(IndexError, match=r"cross_entropy: target 9 is out of range for 4 classes"):
+        compute(lazy)
+    lazy = lld.cross_entropy_grad(dx, np.array([0, 1, -2, 3, 0, 0]), np.ones(4))
+    with pytest.raises(IndexError, match=r"cross_entropy_grad: target -2 is out of range for 4"):
+        compute(lazy)
+
+
+def test_cross_entropy_on_a_local_distributed_cluster():
+    distributed = pytest.importorskip("distributed")
+    x = rng.standard_normal((500, 10)).astype(np.float32)
+    t = rng.integers(0, 10, 500)
+    dx, dt = da.from_array(x, chunks=(90, 5)), da.from_array(t, chunks=120)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        loss, grad = client.compute(list(lld.cross_entropy_value_and_grad(dx, dt)), sync=True)
+    assert_close(loss, ll.cross_entropy(x, t), np.float32, ulps=2)
+    assert_close(grad, ll.cross_entropy_grad(x, t), np.float32, ulps=2)
+
+
+# ------------------------------------- elementwise losses: BCE and focal
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_with_logits_matches_in_memory(reduction, dtype):
+    x = (rng.standard_normal((50, 6, 3)) * 4).astype(dtype)
+    t = (rng.uniform(size=x.shape) < 0.3).astype(dtype)
+    w = rng.uniform(0.5, 1.5, (6, 1)).astype(dtype)  # broadcasts over (50, 6, 3)
+    pw = rng.uniform(1.0, 3.0, 3).astype(dtype)  # along the last axis
+    dx = da.from_array(x, chunks=((7, 13, 30), 4, 2))
+    dt = da.from_array(t, chunks=(25, 6, 3))
+    g_out = 0.5 if reduction != "none" else rng.standard_normal(x.shape).astype(dtype)
+    for kw in ({}, {"weight": w, "pos_weight": pw}):
+        got = compute(
+            lld.binary_cross_entropy_with_logits(dx, dt, reduction=reduction, **kw),
+            lld.binary_cross_entropy_with_logits_grad(dx, dt, reduction=reduction,
+                                                      grad_output=g_out, **kw),
+            *lld.binary_cross_entropy_with_logits_value_and_grad(dx, dt, reduction=reduction,
+                                                                 **kw))
+        want = (
+            ll.binary_cross_entropy_with_logits(x, t, reduction=reduction, **kw),
+            ll.binary_cross_entropy_with_logits_grad(x, t, reduction=reduction,
+                                                      grad_output=g_out, **kw),
+            ll.binary_cross_entropy_with_logits(x, t, reduction=reduction, **kw),
+            ll.binary_cross_entropy_with_logits_grad(x, t, reduction=reduction, **kw))
+        for g, wv in zip(got, want):
+            assert_close(g, wv, dtype, ulps=8)
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_sigmoid_focal_loss_matches_in_memory(reduction):
+    x = rng.standard_normal((40, 5)) * 3
+    t = (rng.uniform(size=x.shape) < 0.2).astype(np.float64)
+    dx, dt = da.from_array(x, chunks=(9, 2)), da.from_array(t, chunks=(20, 5))
+    for alpha, gamma in ((0.25, 2.0), (-1.0, 0.5)):
+        got = compute(lld.sigmoid_focal_loss(dx, dt, alpha, gamma, reduction),
+                      lld.sigmoid_focal_loss_grad(dx, dt, alpha, gamma, reduction),
+                      *lld.sigmoid_focal_loss_value_and_grad(dx, dt, alpha, gamma, reduction))
+        want = (ll.sigmoid_focal_loss(x, t, alpha, gamma, reduction),
+                ll.sigmoid_focal_loss_grad(x, t, alpha, gamma, reduction),
+                ll.sigmoid_focal_loss(x, t, alpha, gamma, reduction),
+                ll.sigmoid_focal_loss_grad(x, t, alpha, gamma, reduction))
+        for g, wv in zip(got, want):
+            assert_close(g, wv, ulps=8)
+
+
+def test_elementwise_loss_errors():
+    dx = da.zeros((6, 4), chunks=2)
+    with pytest.raises(ValueError, match=r"binary_cross_entropy_with_logits: target has shape "
+                                         r"\(6,\) but input has shape \(6, 4\)"):
+        lld.binary_cross_entropy_with_logits(dx, np.zeros(6))
+    with pytest.raises(ValueError, match=r"pos_weight with shape \(3,\) does not broadcast"):
+        lld.binary_cross_entropy_with_logits(dx, dx, pos_weight=np.ones(3))
+    with pytest.raises(ValueError, match=r"weight with shape \(2, 6, 4\) does not broadcast"):
+        lld.binary_cross_entropy_with_logits(dx, dx, np.ones((2, 6, 4)))
+    with pytest.raises(ValueError, match=r"sigmoid_focal_loss: reduction must be"):
+        lld.sigmoid_focal_loss(dx, dx, reduction="batchmean")
+    with pytest.raises(TypeError, match=r"sigmoid_focal_loss: target has unsupported dtype"):
+        lld.sigmoid_focal_loss(dx, da.zeros((6, 4), dtype=complex))
+
+
+def test_zarr_example_runs_and_matches_in_memory():
+    pytest.importorskip("zarr")
+    import pathlib
+
+    script = pathlib.Path(__file__).parents[1] / "examples" / "dask_zarr_eval.py"
+    proc = subprocess.run([sys.executable, str(script), "--rows", "60000", "--chunk-rows",
+                           "16000"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "OK: chunked mean equals the in-memory mean" in proc.stdout
