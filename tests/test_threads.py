@@ -73,3 +73,46 @@ def test_concurrent_python_threads_and_thread_count_changes():
 def test_set_num_threads_rejects_bad_counts(bad, exc):
     with pytest.raises(exc, match="set_num_threads: n must be"):
         ll.set_num_threads(bad)
+
+
+def _child_results(conn):
+    x32, x64 = big_inputs()
+    conn.send([np.asarray(r) for r in all_results(x32, x64)])
+    conn.close()
+
+
+@pytest.mark.usefixtures("threads")
+def test_a_forked_child_computes_with_a_fresh_pool():
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    ll.set_num_threads(2)
+    x32, x64 = big_inputs()
+    want = all_results(x32, x64)  # the pool's workers are running now
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_child_results, args=(child,))
+    with pytest.warns(DeprecationWarning, match="fork") if _fork_warns() else _no_warning():
+        proc.start()
+    got = parent.recv() if parent.poll(120) else None
+    proc.join(120)
+    assert proc.exitcode == 0, "the forked child failed"
+    assert got is not None, "the forked child hung"
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+def _fork_warns() -> bool:
+    # Python 3.12+ warns when forking a process that has other threads.
+    import sys
+
+    return sys.version_info >= (3, 12)
+
+
+class _no_warning:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
