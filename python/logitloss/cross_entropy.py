@@ -61,6 +61,8 @@ class _Operands(NamedTuple):
 
 _NATIVE = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
 _INT64 = np.dtype(np.int64)
+_FLOAT64 = np.dtype(np.float64)
+_SMALLEST_MAX = 65504.0  # float16's; every result dtype holds values up to it
 _UINT64 = np.dtype(np.uint64)
 
 
@@ -237,12 +239,21 @@ def _denominator(op: _Operands, target_weight: np.ndarray | None) -> float:
 
 def _reduce(op: _Operands, loss: np.ndarray, den: float | None) -> Any:
     if op.reduction == "none":
-        return loss.astype(op.dtype).reshape(op.loss_shape)
+        with np.errstate(over="ignore"):  # a loss beyond the dtype's range is inf
+            return loss.astype(op.dtype).reshape(op.loss_shape)
     total = float(_core.row_sum(loss))  # pairwise summation: a fixed order
     if op.reduction == "mean":
         assert den is not None
         total = _ieee_div(total, den)  # NaN when every target is ignored
-    return op.dtype.type(total)
+    return _as_scalar(op.dtype, total)
+
+
+def _as_scalar(dtype: np.dtype, value: float) -> Any:
+    """value rounded to dtype; beyond its range that is inf, silently."""
+    if abs(value) <= _SMALLEST_MAX or dtype == _FLOAT64:
+        return dtype.type(value)
+    with np.errstate(over="ignore"):
+        return dtype.type(value)
 
 
 def _grad_scale(
@@ -408,7 +419,7 @@ def cross_entropy(
         x3 = input.reshape(input.shape[0], input.shape[1], 1)
         bad, total, den = _core.cross_entropy_reduced(x3, target, ignore_index, True)
         if bad < 0:
-            return input.dtype.type(total if reduction == "sum" else _ieee_div(total, den))
+            return _as_scalar(input.dtype, total if reduction == "sum" else _ieee_div(total, den))
         # An out-of-range target: the generic path raises the error.
     return _value(
         "cross_entropy", False,
