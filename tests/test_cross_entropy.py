@@ -405,7 +405,7 @@ def test_fast_path_reports_out_of_range_targets_like_the_general_path():
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32])
-@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+@pytest.mark.parametrize("reduction", ["none", "sum"])  # 'mean' halves it back into range
 def test_losses_beyond_the_dtype_range_are_inf_without_warnings(dtype, reduction):
     # The float64 per-row loss exceeds the result dtype: its rounding is inf
     # (found by tests/test_fuzz.py: NumPy's cast used to warn, an error here).
