@@ -116,3 +116,31 @@ class _no_warning:
 
     def __exit__(self, *exc):
         return False
+
+
+_RESIZE_STRESS = """
+import numpy as np, logitloss as ll
+x = np.random.default_rng(0).standard_normal((512, 1000)).astype(np.float32)
+t = np.arange(512) % 1000
+want = ll.cross_entropy_value_and_grad(x, t)[1]
+for i in range(300):
+    ll.set_num_threads(1 + i % 3)  # new workers join a pool that has run jobs
+    got = ll.cross_entropy_value_and_grad(x, t)[1]
+    assert np.array_equal(got, want), i
+print("ok")
+"""
+
+
+def test_resizing_the_pool_between_calls_never_hangs():
+    # Workers created after earlier jobs once took the last finished job for a
+    # new one and counted themselves done twice: run() then waited forever
+    # (or returned while a worker still ran). A subprocess turns a hang into
+    # a timeout instead of a stuck suite.
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _RESIZE_STRESS], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"

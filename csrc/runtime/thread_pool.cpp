@@ -62,8 +62,10 @@ class Pool {
     for (int64_t c; (c = next_.fetch_add(1)) < n_chunks_;) (*fn_)(c);
   }
 
-  void worker() {
-    uint64_t seen = 0;
+  // `seen` is the job count when the worker was made: jobs before it are not
+  // its to finish (a worker starting from 0 took the last finished job for a
+  // new one and counted itself done twice, so run() could wait forever).
+  void worker(uint64_t seen) {
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(m_);
@@ -79,7 +81,13 @@ class Pool {
 
   void start_workers() {
     const size_t want = size_t(size() - 1);  // the caller works too
-    while (workers_->size() < want) workers_->emplace_back([this] { worker(); });
+    uint64_t generation;
+    {
+      std::lock_guard<std::mutex> lock(m_);
+      generation = generation_;
+    }
+    while (workers_->size() < want)
+      workers_->emplace_back([this, generation] { worker(generation); });
   }
 
   void stop_workers() {
