@@ -219,6 +219,10 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
     const A mwide = widen(mvec);
     A ties{}, rest{}, csum{}, cdot{};
     const T* next = r + 1 < r1 ? static_cast<const T*>(t.x.data) + row_offset(t.x, r + 1) : nullptr;
+    Sums s{double(m), 0.0, 0.0, 0.0, 0.0};
+    if constexpr (M == Mode::index) {
+      exp_pass<T, kKeepExp>(x, C, m, next, g, s.ties, s.rest);
+    } else {
     for_chunks<W>(C, [&](int64_t k, int64_t n) {
       prefetch_chunk(next, k);
       const V xv = load_n<T>(x + k, n, -kInf<F>);
@@ -237,8 +241,8 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
         cdot += acc_mul(coef, mwide - widen(xd));
       }
     });
-    Sums s{double(m), reduce_add(ties), reduce_add(rest), 0.0, 0.0};
-    if constexpr (M != Mode::index) {
+      s.ties = reduce_add(ties);
+      s.rest = reduce_add(rest);
       s.coef_sum = reduce_add(csum);
       s.coef_dot = reduce_add(cdot);
     }

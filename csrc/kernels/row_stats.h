@@ -60,6 +60,57 @@ inline void prefetch_chunk(const T* next_row, int64_t k) {
     __builtin_prefetch(next_row + k, 0, 3);
 }
 
+// The exp pass of an unweighted contiguous row with finite max m: `ties`
+// counts the entries equal to m, `rest` sums exp(x - m) over the others, and
+// with kKeep every exp(x - m) is also stored to `keep`. The hot loop of the
+// large-row kernels: two vectors per step for independent dependency chains,
+// ties counted in integer lanes (exact: a segment holds < 2^31 per lane).
+template <class T, bool kKeep>
+inline void exp_pass(const T* x, int64_t C, compute_t<T> m, const T* next_row, T* keep,
+                     double& ties, double& rest) {
+  using F = compute_t<T>;
+  using V = vec_t<F>;
+  using A = acc_t<V>;
+  using M = mask_t<V>;
+  constexpr int W = lanes_v<V>;
+  constexpr int64_t kSegment = int64_t(1) << 30;
+  const V mv = splat<V>(m);
+  A rest0{}, rest1{};
+  double tie_count = 0;
+  for (int64_t s0 = 0; s0 < C; s0 += kSegment) {
+    const int64_t s1 = C - s0 < kSegment ? C : s0 + kSegment;
+    M count0{}, count1{};
+    int64_t k = s0;
+    for (; k + 2 * W <= s1; k += 2 * W) {
+      prefetch_chunk(next_row, k);
+      prefetch_chunk(next_row, k + W);
+      const V a = load<T>(x + k), b = load<T>(x + k + W);
+      const V ea = exp_diff(a, mv), eb = exp_diff(b, mv);
+      const M tie_a = a == mv, tie_b = b == mv;
+      count0 -= tie_a;  // a true lane is -1
+      count1 -= tie_b;
+      rest0 += widen(tie_a ? V{} : ea);
+      rest1 += widen(tie_b ? V{} : eb);
+      if constexpr (kKeep) {
+        store<T>(keep + k, ea);
+        store<T>(keep + k + W, eb);
+      }
+    }
+    for_chunks<W>(s1 - k, [&](int64_t j, int64_t n) {
+      const V a = load_n<T>(x + k + j, n, -kInf<F>);
+      const V ea = exp_diff(a, mv);
+      const M tie_a = a == mv;
+      count0 -= tie_a;
+      rest0 += widen(tie_a ? V{} : ea);
+      if constexpr (kKeep) store_n<T>(keep + k + j, ea, n);
+    });
+    count0 += count1;
+    for (int j = 0; j < W; ++j) tie_count += double(count0[j]);
+  }
+  ties = tie_count;
+  rest = reduce_add(rest0 + rest1);
+}
+
 // Statistics of one contiguous row (lanes along the classes). Returns false,
 // leaving `st` untouched, when the row max is not finite. `next_row`, if
 // given, is prefetched during the exp pass.
@@ -78,6 +129,11 @@ inline bool contig_stats(const T* x, const T* b, int64_t C, RowStats& st,
   });
   const F m = reduce_max(mv);
   if (!std::isfinite(m)) return false;
+  if constexpr (!kHasB) {
+    st.m = double(m);
+    exp_pass<T, false>(x, C, m, next_row, nullptr, st.ties, st.rest);
+    return true;
+  }
   const V mvec = splat<V>(m);
   A ties{}, rest{};
   for_chunks<W>(C, [&](int64_t k, int64_t n) {

@@ -27,7 +27,7 @@ namespace LL_ISA {
 // Knuth's TwoSum for a - b: hi = fl(a - b), lo = the exact remainder.
 // Exact for any finite a, b (no magnitude precondition).
 template <class V>
-inline void two_diff(V a, V b, V& hi, V& lo) {
+LL_VECMATH void two_diff(V a, V b, V& hi, V& lo) {
   hi = a - b;
   const V bb = a - hi;  // the part of a that went into hi ... as -b'
   lo = (a - (hi + bb)) + (bb - b);
@@ -48,7 +48,7 @@ struct ExpConst<vf> {
   static constexpr float magic = 12582912.0f;      // 1.5 * 2^23
   static constexpr int mant_bits = 23;
   static constexpr int bias = 127;
-  static inline vf poly(vf r) {
+  static LL_VECMATH vf poly(vf r) {
     // Cephes expf: exp(r) = 1 + r + r^2 * P(r) on |r| <= ln2/2.
     vf p = splat<vf>(1.9875691500e-4f);
     p = p * r + 1.3981999507e-3f;
@@ -70,7 +70,7 @@ struct ExpConst<vd> {
   static constexpr double magic = 6755399441055744.0;     // 1.5 * 2^52
   static constexpr int mant_bits = 52;
   static constexpr int bias = 1023;
-  static inline vd poly(vd r) {
+  static LL_VECMATH vd poly(vd r) {
     // Taylor series of exp(r) - 1 - r, divided by r^2, to degree 13.
     vd p = splat<vd>(1.0 / 6227020800.0);  // 1/13!
     p = p * r + 1.0 / 479001600.0;
@@ -92,7 +92,7 @@ struct ExpConst<vd> {
 
 // exp(hi + lo); see Note [Vector exp].
 template <class V>
-inline V exp_sum(V hi, V lo) {
+LL_VECMATH V exp_sum(V hi, V lo) {
   using C = detail::ExpConst<V>;
   using M = mask_t<V>;
   const V x = vmax(vmin(hi, splat<V>(C::hi_clamp)), splat<V>(C::lo_clamp));
@@ -112,19 +112,46 @@ inline V exp_sum(V hi, V lo) {
 }
 
 template <class V>
-inline V exp_v(V x) {
+LL_VECMATH V exp_v(V x) {
   return exp_sum(x, V{});
 }
 
-// exp(a - b) with the subtraction's rounding error compensated.
+// exp(hi + lo) for hi <= 0, the case of every kernel (x - max, -|x|):
+// the same value as exp_sum, in fewer operations. With n <= 0 the scale
+// 2^(n + 64) is a normal number read straight off the bits of the rounding
+// sum t, so p * 2^(n + 64) is exact and the final * 2^-64 rounds once, also
+// for subnormal results. hi > 0 is taken as 0; NaN in, NaN out (the clamp
+// below keeps a NaN hi); hi = -inf gives +0 whatever lo is.
 template <class V>
-inline V exp_diff(V a, V b) {
+LL_VECMATH V exp_nonpos_sum(V hi, V lo) {
+  using C = detail::ExpConst<V>;
+  using M = mask_t<V>;
+  using E = elem_t<V>;
+  constexpr E kMagic = C::magic + E(C::bias + 64);  // low bits of t: n + bias + 64
+  constexpr E kTwoM64 = E(1) / E(18446744073709551616.0);  // 2^-64
+  lo = hi > C::lo_clamp ? lo : V{};  // -inf or NaN hi: lo may be NaN
+  const V x = vmin(splat<V>(E(0)), vmax(splat<V>(C::lo_clamp), hi));
+  const V t = x * C::log2e + kMagic;
+  const V n = t - kMagic;
+  V r = x - n * C::ln2_hi;
+  r = (r - n * C::ln2_lo) + lo;
+  const V p = C::poly(r);
+  const V s = (V)((M)t << C::mant_bits);  // 2^(n + 64)
+  return (p * s) * kTwoM64;
+}
+
+template <class V>
+LL_VECMATH V exp_nonpos(V x) {
+  return exp_nonpos_sum(x, V{});
+}
+
+// exp(a - b) for a <= b (a row entry minus its max), with the subtraction's
+// rounding error compensated.
+template <class V>
+LL_VECMATH V exp_diff(V a, V b) {
   V hi, lo;
   two_diff(a, b, hi, lo);
-  // For infinite operands TwoSum yields NaN in lo; the exact difference is
-  // then hi itself.
-  lo = lo == lo ? lo : V{};
-  return exp_sum(hi, lo);
+  return exp_nonpos_sum(hi, lo);
 }
 
 }  // namespace LL_ISA

@@ -44,7 +44,7 @@ struct LogConst<vf> {
   static constexpr float ln2_hi = 6.9313812256e-01f;  // 0x3f317180, 16 bits
   static constexpr float ln2_lo = 9.0580006145e-06f;
   static constexpr float inf = __builtin_inff();
-  static inline vf R(vf z) {
+  static LL_VECMATH vf R(vf z) {
     // FreeBSD e_logf.c: |s^2 * R - (log((1+s)/(1-s)) - 2s)/s| < 2^-34.24.
     const vf w = z * z;
     const vf t1 = w * (0.40000972152f + w * 0.24279078841f);
@@ -66,7 +66,7 @@ struct LogConst<vd> {
   static constexpr double ln2_hi = 6.93147180369123816490e-01;  // 32 bits
   static constexpr double ln2_lo = 1.90821492927058770002e-10;
   static constexpr double inf = __builtin_inf();
-  static inline vd R(vd z) {
+  static LL_VECMATH vd R(vd z) {
     // fdlibm e_log.c Lg1..Lg7: |error| < 2^-58.45.
     const vd w = z * z;
     const vd t1 = w * (3.999999999940941908e-01 +
@@ -81,7 +81,7 @@ struct LogConst<vd> {
 // log(x) for positive normal-or-subnormal finite x (other lanes: garbage,
 // fixed up by the callers).
 template <class V>
-inline V log_finite(V x) {
+LL_VECMATH V log_finite(V x) {
   using C = LogConst<V>;
   using I = typename C::I;
   const mask_t<V> sub = x < C::min_normal;
@@ -105,7 +105,7 @@ inline V log_finite(V x) {
 
 // Natural log; see Note [Vector log].
 template <class V>
-inline V log_v(V x) {
+LL_VECMATH V log_v(V x) {
   using C = detail::LogConst<V>;
   V y = detail::log_finite(x);
   y = x == V{} ? splat<V>(-C::inf) : y;
@@ -116,7 +116,7 @@ inline V log_v(V x) {
 
 // log(1 + x); see Note [Vector log].
 template <class V>
-inline V log1p_v(V x) {
+LL_VECMATH V log1p_v(V x) {
   using C = detail::LogConst<V>;
   const V u = elem_t<V>(1) + x;
   const V c = (u - elem_t<V>(1)) - x;

@@ -18,9 +18,17 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
+#include <immintrin.h>
+#endif
+
 #if !defined(LL_ISA) || !defined(LL_VEC_BYTES)
 #error "LL_ISA and LL_VEC_BYTES must be defined by the per-ISA translation unit"
 #endif
+
+// For the vector math's entry points: GCC otherwise outlines exp/log bodies
+// at some call sites, passing every vector through memory.
+#define LL_VECMATH inline __attribute__((always_inline))
 
 namespace logitloss {
 namespace LL_ISA {
@@ -113,6 +121,8 @@ inline V select(mask_t<V> m, V a, V b) {
 }
 
 // Lane-wise max/min that return `b` when `a` is NaN (callers rely on it).
+// x86's max/min instructions have exactly these semantics; GCC will not use
+// them for the ternary (it must keep the -0/+0 order), so name them.
 template <class V>
 inline V vmax(V a, V b) {
   return a > b ? a : b;
@@ -121,6 +131,22 @@ template <class V>
 inline V vmin(V a, V b) {
   return a < b ? a : b;
 }
+#if defined(__AVX512F__) && LL_VEC_BYTES == 64
+template <> inline vf vmax(vf a, vf b) { return (vf)_mm512_max_ps((__m512)a, (__m512)b); }
+template <> inline vf vmin(vf a, vf b) { return (vf)_mm512_min_ps((__m512)a, (__m512)b); }
+template <> inline vd vmax(vd a, vd b) { return (vd)_mm512_max_pd((__m512d)a, (__m512d)b); }
+template <> inline vd vmin(vd a, vd b) { return (vd)_mm512_min_pd((__m512d)a, (__m512d)b); }
+#elif defined(__AVX__) && LL_VEC_BYTES == 32
+template <> inline vf vmax(vf a, vf b) { return (vf)_mm256_max_ps((__m256)a, (__m256)b); }
+template <> inline vf vmin(vf a, vf b) { return (vf)_mm256_min_ps((__m256)a, (__m256)b); }
+template <> inline vd vmax(vd a, vd b) { return (vd)_mm256_max_pd((__m256d)a, (__m256d)b); }
+template <> inline vd vmin(vd a, vd b) { return (vd)_mm256_min_pd((__m256d)a, (__m256d)b); }
+#elif defined(__SSE2__) && LL_VEC_BYTES == 16
+template <> inline vf vmax(vf a, vf b) { return (vf)_mm_max_ps((__m128)a, (__m128)b); }
+template <> inline vf vmin(vf a, vf b) { return (vf)_mm_min_ps((__m128)a, (__m128)b); }
+template <> inline vd vmax(vd a, vd b) { return (vd)_mm_max_pd((__m128d)a, (__m128d)b); }
+template <> inline vd vmin(vd a, vd b) { return (vd)_mm_min_pd((__m128d)a, (__m128d)b); }
+#endif
 
 template <class V>
 inline V abs_v(V a) {
@@ -137,12 +163,21 @@ inline V narrow(vd_wide a) {
 inline void set_lane(vd_wide& a, int j, double v) { a[j] = v; }
 inline double reduce_add(vd_wide a);
 #else
+#if defined(__AVX__) && LL_VEC_BYTES == 32
+// GCC lowers the generic conversion below to 128-bit pieces and shuffles.
+inline AccF widen(vf a) {
+  const __m256 v = (__m256)a;
+  return {(vd)_mm256_cvtps_pd(_mm256_castps256_ps128(v)),
+          (vd)_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))};
+}
+#else
 inline AccF widen(vf a) {
   vf_half h0, h1;
   std::memcpy(&h0, &a, sizeof h0);
   std::memcpy(&h1, reinterpret_cast<const char*>(&a) + sizeof h0, sizeof h1);
   return {__builtin_convertvector(h0, vd), __builtin_convertvector(h1, vd)};
 }
+#endif
 #endif
 inline vd widen(vd a) { return a; }
 
