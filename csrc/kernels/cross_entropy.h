@@ -95,8 +95,9 @@ struct Sums {
   double m, ties, rest;
   double coef_sum;  // S = sum_c k_c (without the index target's share)
   double coef_dot;  // sum_c k_c (m - x_c)
+  double L = 0;     // log(total), from log_total_scalar or log_total_lanes
   double total() const { return ties + rest; }
-  double log_total() const { return std::log(ties) + std::log1p(rest / ties); }
+  void log_total_scalar() { L = std::log(ties) + std::log1p(rest / ties); }
 };
 
 // Accumulator helpers (acc_t is a vector type or AccF, see vec.h).
@@ -135,7 +136,7 @@ struct RowCoef {
 // Loss of one row from its sums (index or probability targets).
 template <Mode M>
 inline double row_loss(const Sums& s, const RowCoef& rc, double x_t) {
-  const double L = s.log_total();
+  const double L = s.L;
   if constexpr (M == Mode::prob) return s.coef_dot + s.coef_sum * L;
   double loss = rc.a * ((s.m - x_t) + L);
   if constexpr (M == Mode::index_smooth) loss += rc.b * (s.coef_dot + s.coef_sum * L);
@@ -246,6 +247,7 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
       s.coef_sum = reduce_add(csum);
       s.coef_dot = reduce_add(cdot);
     }
+    s.log_total_scalar();
     const RowCoef rc{(1 - eps) * tg.weight, eps / double(C), kGrad ? row_scale(t, r) : 0.0};
     const double x_t = M == Mode::prob ? 0.0 : double(to_compute(x[tg.index]));
     if (t.loss) t.loss[r] = row_loss<M>(s, rc, x_t);
@@ -348,9 +350,10 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
     Sums s[W];
     RowCoef rc[W];
     double x_t[W];
+    const A log_total = log_total_lanes(ties, rest);  // special lanes: unused
     for (int j = 0; j < W; ++j) {
       const int64_t r = rb + (j < n ? j : n - 1);
-      s[j] = {double(m[j]), ties[j], rest[j], 0.0, 0.0};
+      s[j] = {double(m[j]), ties[j], rest[j], 0.0, 0.0, log_total[j]};
       if constexpr (M != Mode::index) {
         s[j].coef_sum = csum[j];
         s[j].coef_dot = cdot[j];

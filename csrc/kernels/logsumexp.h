@@ -59,6 +59,17 @@ void lse_rows(const LseTask& t, int64_t r0, int64_t r1) noexcept {
     const RowBlock<T> xb(t.x, rb, n);
     const RowBlock<T> bb = kHasB ? RowBlock<T>(t.b, rb, n) : xb;
     const BlockStats<T, kHasB> st(xb, &bb, C);
+    if constexpr (!kHasB) {
+      const auto log_total = st.log_total();
+      for (int j = 0; j < n; ++j) {
+        if (st.special[j])
+          lse_special<T, kHasB>(t, rb + j);
+        else
+          write_lse<T>(t, rb + j, double(st.m[j]) + log_total[j],
+                       std::isnan(log_total[j]) ? kNaN<double> : 1.0);
+      }
+      return;
+    }
     for (int j = 0; j < n; ++j) {
       if (st.special[j])
         lse_special<T, kHasB>(t, rb + j);
@@ -132,14 +143,9 @@ void softmax_rows(const SoftmaxTask& t, int64_t r0, int64_t r1) noexcept {
     const RowBlock<T> xb(t.x, rb, n);
     const MutRowBlock<T> ob(t.out, rb, n);
     const BlockStats<T, false> st(xb, nullptr, C);
-    V inv;
-    A m_acc, log_total;
-    for (int j = 0; j < W; ++j) {
-      const SoftmaxRow sr = softmax_row(st.lane(j));
-      inv[j] = F(sr.inv_total);
-      set_lane(m_acc, j, double(st.m[j]));
-      set_lane(log_total, j, sr.log_total);
-    }
+    const V inv = narrow<V>(1.0 / (st.ties + st.rest));
+    const A m_acc = widen(st.m);
+    const A log_total = st.log_total();
     for (int64_t k = 0; k < C; ++k) {
       const V xv = xb.load(k);
       const V y = t.log ? narrow<V>((widen(xv) - m_acc) - log_total)

@@ -16,6 +16,7 @@
 #pragma once
 
 #include "../simd/exp.h"
+#include "../simd/log.h"
 #include "rows.h"
 
 namespace logitloss {
@@ -154,6 +155,26 @@ inline bool contig_stats(const T* x, const T* b, int64_t C, RowStats& st,
   return true;
 }
 
+// log(ties) + log1p(rest / ties) of every lane (ties >= 1: unweighted rows),
+// in vector double arithmetic: the per-row finish of the row-block paths,
+// where scalar libm calls cost more than the rows' exps (65536 x 10).
+inline vd log_total_lanes(vd ties, vd rest) { return log_v(ties) + log1p_v(rest / ties); }
+inline AccF log_total_lanes(const AccF& ties, const AccF& rest) {
+  return {log_total_lanes(ties.lo, rest.lo), log_total_lanes(ties.hi, rest.hi)};
+}
+#if LL_VEC_BYTES >= 64
+inline vd_wide log_total_lanes(vd_wide ties, vd_wide rest) {
+  vd t[2], r[2];
+  std::memcpy(t, &ties, sizeof t);
+  std::memcpy(r, &rest, sizeof r);
+  t[0] = log_total_lanes(t[0], r[0]);
+  t[1] = log_total_lanes(t[1], r[1]);
+  vd_wide out;
+  std::memcpy(&out, t, sizeof out);
+  return out;
+}
+#endif
+
 // Statistics of a block of rows, one per lane. Lanes whose max is not finite
 // get m = 0 (so the arithmetic stays quiet) and are flagged in `special`.
 template <class T, bool kHasB>
@@ -189,6 +210,8 @@ struct BlockStats {
     }
   }
   RowStats lane(int j) const { return {double(m[j]), ties[j], rest[j]}; }
+  // log(ties + rest) of every lane (unweighted rows only).
+  A log_total() const { return log_total_lanes(ties, rest); }
 };
 
 // What a row with a non-finite max holds, scanned in scalar code.

@@ -55,6 +55,7 @@ struct AccF {
   AccF operator+(const AccF& o) const { return {lo + o.lo, hi + o.hi}; }
   AccF operator-(const AccF& o) const { return {lo - o.lo, hi - o.hi}; }
   AccF operator-(double d) const { return {lo - d, hi - d}; }
+  friend AccF operator/(double a, const AccF& b) { return {a / b.lo, a / b.hi}; }
   double operator[](int j) const { return j < half ? lo[j] : hi[j - half]; }
   void set(int j, double v) {
     if (j < half)
