@@ -144,14 +144,16 @@ inline double row_loss(const Sums& s, const RowCoef& rc, double x_t) {
 }
 
 // Gradient at the index target, without cancellation (Note above).
-inline double target_grad(const Sums& s, const RowCoef& rc, double x_t, double w_t) {
+// exp_t = exp(x_t - m), compensated (exp_diff_scalar or exp_diff_lanes).
+inline double target_grad(const Sums& s, const RowCoef& rc, double x_t, double w_t,
+                          double exp_t) {
   const double total = s.total();
   double p, pm1;
   if (x_t == s.m) {
     p = 1.0 / total;
     pm1 = -((s.ties - 1.0) + s.rest) / total;
   } else {
-    p = exp_diff_scalar(x_t, s.m) / total;
+    p = exp_t / total;
     pm1 = p - 1.0;
   }
   return rc.scale * (rc.a * pm1 + rc.b * (s.coef_sum * p - w_t));
@@ -273,7 +275,8 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
         store_n<T>(g + k, y, n);
       });
       if constexpr (M != Mode::prob)
-        g[tg.index] = from_compute<T>(F(target_grad(s, rc, x_t, tg.weight)));
+        g[tg.index] =
+            from_compute<T>(F(target_grad(s, rc, x_t, tg.weight, exp_diff_scalar(x_t, s.m))));
     }
   }
 }
@@ -332,6 +335,10 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
     // when the block's gradient rows load and store as whole vectors.
     const MutRowBlock<T> gb(grad_or_geometry(t), rb, n);
     const bool keep_exp = kGrad && sizeof(T) == sizeof(F) && gb.contiguous;
+    // Short rows keep them here instead (any storage type: F is not rounded).
+    constexpr int64_t kLocal = RowBlock<T>::kMaxStaged;
+    const bool keep_local = kGrad && !keep_exp && C <= kLocal;
+    alignas(64) F kept[kGrad ? kLocal * W : 1];
     A ties{}, rest{}, csum{}, cdot{};
     for (int64_t k = 0; k < C; ++k) {
       const V xv = xb.load(k);
@@ -340,6 +347,7 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
       ties += widen(tie ? splat<V>(F(1)) : V{});
       rest += widen(tie ? V{} : e);
       if (keep_exp) gb.store(k, e, n);
+      if (keep_local) store<F>(kept + k * W, e);
       if constexpr (M != Mode::index) {
         A coef = acc_splat<A>(t.weight ? t.weight[k] : 1.0);
         if constexpr (M == Mode::prob) coef = acc_mul(coef, widen(qb.load(k) * F(1 - eps) + uniform));
@@ -374,7 +382,10 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
       }
       const F share = F(eps / double(C));
       for (int64_t k = 0; k < C; ++k) {
-        V y = (keep_exp ? gb.load(k) : exp_diff(xb.load(k), m)) * mul;
+        const V e = keep_exp     ? gb.load(k)
+                    : keep_local ? load<F>(kept + k * W)
+                                 : exp_diff(xb.load(k), m);
+        V y = e * mul;
         if constexpr (M != Mode::index) {
           V coef = splat<V>(F(t.weight ? t.weight[k] : 1.0));
           if constexpr (M == Mode::prob)
@@ -385,6 +396,9 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
         }
         gb.store(k, y, n);
       }
+      A xt_lanes{};
+      for (int j = 0; j < W; ++j) set_lane(xt_lanes, j, tg[j].active ? x_t[j] : double(m[j]));
+      const A exp_t = exp_diff_lanes(xt_lanes, widen(m));
       for (int j = 0; j < n; ++j) {
         const int64_t r = rb + j;
         if (!tg[j].active)
@@ -393,7 +407,7 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
           fill_row<T>(t.grad, r, kNaN<double>);
         else if (M != Mode::prob)
           row_ptr<T>(t.grad, r)[tg[j].index] =
-              from_compute<T>(F(target_grad(s[j], rc[j], x_t[j], tg[j].weight)));
+              from_compute<T>(F(target_grad(s[j], rc[j], x_t[j], tg[j].weight, exp_t[j])));
       }
     }
   });

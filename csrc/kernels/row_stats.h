@@ -155,25 +155,45 @@ inline bool contig_stats(const T* x, const T* b, int64_t C, RowStats& st,
   return true;
 }
 
-// log(ties) + log1p(rest / ties) of every lane (ties >= 1: unweighted rows),
-// in vector double arithmetic: the per-row finish of the row-block paths,
-// where scalar libm calls cost more than the rows' exps (65536 x 10).
-inline vd log_total_lanes(vd ties, vd rest) { return log_v(ties) + log1p_v(rest / ties); }
-inline AccF log_total_lanes(const AccF& ties, const AccF& rest) {
-  return {log_total_lanes(ties.lo, rest.lo), log_total_lanes(ties.hi, rest.hi)};
+// Applies a vd -> vd function to every half of a double accumulator.
+template <class Fn>
+inline vd map_lanes(vd a, vd b, Fn&& fn) {
+  return fn(a, b);
+}
+template <class Fn>
+inline AccF map_lanes(const AccF& a, const AccF& b, Fn&& fn) {
+  return {fn(a.lo, b.lo), fn(a.hi, b.hi)};
 }
 #if LL_VEC_BYTES >= 64
-inline vd_wide log_total_lanes(vd_wide ties, vd_wide rest) {
-  vd t[2], r[2];
-  std::memcpy(t, &ties, sizeof t);
-  std::memcpy(r, &rest, sizeof r);
-  t[0] = log_total_lanes(t[0], r[0]);
-  t[1] = log_total_lanes(t[1], r[1]);
+template <class Fn>
+inline vd_wide map_lanes(vd_wide a, vd_wide b, Fn&& fn) {
+  vd x[2], y[2];
+  std::memcpy(x, &a, sizeof x);
+  std::memcpy(y, &b, sizeof y);
+  x[0] = fn(x[0], y[0]);
+  x[1] = fn(x[1], y[1]);
   vd_wide out;
-  std::memcpy(&out, t, sizeof out);
+  std::memcpy(&out, x, sizeof out);
   return out;
 }
 #endif
+
+// log(ties) + log1p(rest / ties) of every lane (ties >= 1: unweighted rows),
+// in vector double arithmetic: the per-row finish of the row-block paths,
+// where scalar libm calls cost more than the rows' exps (65536 x 10).
+template <class A>
+inline A log_total_lanes(const A& ties, const A& rest) {
+  return map_lanes(ties, rest, [](vd t, vd r) {
+    // One maximum per row is the rule: then log(ties) = 0 and r / t = r.
+    return any_lane<vd>(t != 1.0) ? log_v(t) + log1p_v(r / t) : log1p_v(r);
+  });
+}
+
+// exp(a - b) of every lane (a <= b), compensated as exp_diff.
+template <class A>
+inline A exp_diff_lanes(const A& a, const A& b) {
+  return map_lanes(a, b, [](vd x, vd y) { return exp_diff(x, y); });
+}
 
 // Statistics of a block of rows, one per lane. Lanes whose max is not finite
 // get m = 0 (so the arithmetic stays quiet) and are flagged in `special`.

@@ -74,10 +74,12 @@ struct RowBlockOf {
   RowBlockOf(const View& v, int64_t r0, int n) {
     base = static_cast<Base*>(v.data);
     s_class = v.s_class;
-    const int64_t i0 = r0 % v.inner;
+    // Step (outer, inner) along the rows: no integer division per lane.
+    int64_t o = r0 / v.inner, i = r0 % v.inner;
+    const int64_t i0 = i;
     for (int j = 0; j < W; ++j) {
-      const int64_t r = r0 + (j < n ? j : n - 1);
-      off[j] = (r / v.inner) * v.s_outer + (r % v.inner) * v.s_inner;
+      off[j] = o * v.s_outer + i * v.s_inner;
+      if (j + 1 < n && ++i == v.inner) i = 0, ++o;
     }
     contiguous = n == W && v.s_inner == 1 && i0 + W <= v.inner;
     if (kCanStage && !contiguous && v.classes <= kMaxStaged) {
