@@ -331,6 +331,10 @@ py::array vector_math(const std::string& name, const py::array& x) {
     t.op = VecMathOp::log1p;
   else if (name == "exp")
     t.op = VecMathOp::exp;
+  else if (name == "exp_nonpos")  // domain x <= 0
+    t.op = VecMathOp::exp_nonpos;
+  else if (name == "log1p_unit")  // domain [0, 1]
+    t.op = VecMathOp::log1p_unit;
   else
     throw py::value_error("logitloss._core: unknown vector math function " + name);
   if (!(x.flags() & py::array::c_style) || x.ndim() != 1)

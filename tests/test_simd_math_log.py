@@ -151,3 +151,23 @@ def test_rejects_bad_arguments() -> None:
         _core._vector_math("exp2", np.ones(3))
     with pytest.raises(TypeError, match="float32 or float64"):
         _core._vector_math("log", np.ones(3, np.float16))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_log1p_unit_within_log1p_bound(level: str, dtype: str) -> None:
+    # log1p_unit: the binary losses' log1p(exp(-|x|)) on [0, 1], sharing
+    # 1 / (1 + e) with the sigmoid; Note [Vector log]'s log1p bound holds.
+    rng = np.random.default_rng(20261202)
+    info = np.finfo(dtype)
+    x = np.concatenate(
+        [
+            rng.uniform(0, 1, 2000),
+            np.exp(-rng.uniform(0, 100, 1000)),  # exp(-|x|) of confident logits
+            [0.0, 1.0, info.eps, info.eps / 2, info.smallest_subnormal, np.sqrt(2) - 1],
+        ]
+    ).astype(dtype)
+    got = _core._vector_math("log1p_unit", x)
+    with mpmath.workdps(50):
+        ref = np.array([float(mpmath.log1p(mpmath.mpf(float(v)))) for v in x]).astype(dtype)
+    np.testing.assert_array_max_ulp(got, ref, maxulp=BOUNDS[("log1p", dtype)])
+    assert np.isnan(_core._vector_math("log1p_unit", np.array([np.nan], dtype))[0])

@@ -103,7 +103,7 @@ struct CeKernels {
 // elements are numbered in C order of that shape and processed in FIXED
 // blocks of `block` elements (the kernels' work unit), so per-block partial
 // sums never depend on the thread split.
-enum class VecMathOp : int32_t { log = 0, log1p = 1, exp = 2 };
+enum class VecMathOp : int32_t { log = 0, log1p = 1, exp = 2, exp_nonpos = 3, log1p_unit = 4 };
 
 // Test-only: out[i] = op(x[i]) with the ISA's vector math, contiguous n.
 struct VecMathTask {

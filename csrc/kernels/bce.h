@@ -32,13 +32,14 @@ struct BceOp {
     using F = elem_t<V>;
     const V one = splat<V>(F(1));
     const mask_t<V> pos = x >= V{};
-    const V e = exp_v(-abs_v(x));
+    const V e = exp_nonpos(-abs_v(x));
+    const V u = one + e, inv_u = one / u;
     const V lw = one + (pw - one) * y;
     const V py = pw * y;
     const V lin_pos = y == one ? V{} : (one - y) * x;
     const V lin_neg = py == V{} ? V{} : -py * x;
-    loss = (pos ? lin_pos : lin_neg) + lw * log1p_v(e);
-    const V s = e / (one + e);  // sigmoid(-|x|)
+    loss = (pos ? lin_pos : lin_neg) + lw * log1p_unit(e, u, inv_u);
+    const V s = e * inv_u;  // sigmoid(-|x|)
     dx = pos ? (one - y) - lw * s : lw * s - py;
   }
 };

@@ -119,7 +119,23 @@ void binary_loss_rows(const BinaryLossTask& t, int64_t b0, int64_t b1) noexcept 
     binary_loss_dispatch<T>(t, FocalOp(t.alpha, t.gamma), b0, b1);
 }
 
-// Test-only elementwise vector math (tests/test_simd_math_log.py).
+template <class V>
+inline V vector_math_op(VecMathOp op, V v) {
+  using F = elem_t<V>;
+  switch (op) {
+    case VecMathOp::log: return log_v(v);
+    case VecMathOp::log1p: return log1p_v(v);
+    case VecMathOp::exp: return exp_v(v);
+    case VecMathOp::exp_nonpos: return exp_nonpos(v);
+    case VecMathOp::log1p_unit: {
+      const V u = F(1) + v;
+      return log1p_unit(v, u, F(1) / u);
+    }
+  }
+  return v;
+}
+
+// Test-only elementwise vector math (tests/test_simd_math_*.py).
 template <class F>
 void vector_math_range(const VecMathTask& t, int64_t i0, int64_t i1) noexcept {
   using V = vec_t<F>;
@@ -127,8 +143,7 @@ void vector_math_range(const VecMathTask& t, int64_t i0, int64_t i1) noexcept {
   F* out = static_cast<F*>(t.out);
   for_chunks<lanes_v<V>>(i1 - i0, [&](int64_t k, int64_t n) {
     const V v = load_n<F>(x + i0 + k, n, F(1));
-    const V y = t.op == VecMathOp::log ? log_v(v) : t.op == VecMathOp::log1p ? log1p_v(v) : exp_v(v);
-    store_n<F>(out + i0 + k, y, n);
+    store_n<F>(out + i0 + k, vector_math_op(t.op, v), n);
   });
 }
 

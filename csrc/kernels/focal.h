@@ -57,11 +57,12 @@ struct FocalOp {
     using F = elem_t<V>;
     const V one = splat<V>(F(1));
     const mask_t<V> pos = x >= V{};
-    const V e = exp_v(-abs_v(x));
-    const V small = e / (one + e), large = one / (one + e);
+    const V e = exp_nonpos(-abs_v(x));
+    const V u = one + e, large = one / u;
+    const V small = e * large;
     const V p = pos ? large : small, q = pos ? small : large;
     const V lin = pos ? (y == one ? V{} : (one - y) * x) : (y == V{} ? V{} : -y * x);
-    const V ce = lin + log1p_v(e);
+    const V ce = lin + log1p_unit(e, u, large);
     const V m = p * (one - y) + q * y;
     const V mg = pow_v(m, gamma, gamma_int);
     const V at = alpha >= 0 ? F(alpha) * y + F(1 - alpha) * (one - y) : one;

@@ -128,5 +128,29 @@ LL_VECMATH V log1p_v(V x) {
   return x != x ? x : y;
 }
 
+// log1p(e) for e in [0, 1] or NaN, given u = fl(1 + e) and inv_u = 1 / u:
+// the binary losses' log1p(exp(-|x|)), which also need 1 / (1 + e) for the
+// sigmoid, so one division serves both. log(u) is log_finite's arithmetic
+// without its range handling (u in [1, 2]: exponent 0 or 1); the rounding
+// correction c / u becomes c * inv_u, a relative change of at most one
+// rounding in a term below half an ULP of the result, so the log1p bound
+// (2 ULP) stands. NaN in, NaN out; e = 0 gives +0.
+template <class V>
+LL_VECMATH V log1p_unit(V e, V u, V inv_u) {
+  using C = detail::LogConst<V>;
+  using E = elem_t<V>;
+  const V c = (u - E(1)) - e;
+  const mask_t<V> big = u > C::sqrt2;
+  const V m = big ? u * E(0.5) : u;
+  const V kf = big ? splat<V>(E(1)) : V{};
+  const V f = m - E(1);  // exact (Sterbenz)
+  const V s = f / (E(2) + f);
+  const V hfsq = E(0.5) * f * f;
+  const V R = C::R(s * s);
+  const V log_u = kf * C::ln2_hi - ((hfsq - (s * (hfsq + R) + kf * C::ln2_lo)) - f);
+  const V y = log_u - c * inv_u;
+  return u == E(1) ? e : y;
+}
+
 }  // namespace LL_ISA
 }  // namespace logitloss
