@@ -32,7 +32,7 @@ struct BceOp {
     using F = elem_t<V>;
     const V one = splat<V>(F(1));
     const mask_t<V> pos = x >= V{};
-    const V e = exp_nonpos(-abs_v(x));
+    const V e = exp_nonpos(neg_abs_v(x));
     const V u = one + e, inv_u = one / u;
     const V lw = one + (pw - one) * y;
     const V py = pw * y;

@@ -57,7 +57,7 @@ struct FocalOp {
     using F = elem_t<V>;
     const V one = splat<V>(F(1));
     const mask_t<V> pos = x >= V{};
-    const V e = exp_nonpos(-abs_v(x));
+    const V e = exp_nonpos(neg_abs_v(x));
     const V u = one + e, large = one / u;
     const V small = e * large;
     const V p = pos ? large : small, q = pos ? small : large;

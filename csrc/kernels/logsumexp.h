@@ -120,7 +120,8 @@ void softmax_rows(const SoftmaxTask& t, int64_t r0, int64_t r1) noexcept {
       const T* x = static_cast<const T*>(t.x.data) + row_offset(t.x, r);
       T* out = static_cast<T*>(t.out.data) + row_offset(t.out, r);
       RowStats st;
-      if (!contig_stats<T, false>(x, nullptr, C, st)) {
+      T* kept = t.log ? nullptr : keep_target(out);
+      if (!contig_stats<T, false>(x, nullptr, C, st, nullptr, kept)) {
         softmax_special<T>(t, r);
         continue;
       }
@@ -128,12 +129,13 @@ void softmax_rows(const SoftmaxTask& t, int64_t r0, int64_t r1) noexcept {
       const V m = splat<V>(F(st.m));
       const V inv = splat<V>(F(sr.inv_total));
       for_chunks<W>(C, [&](int64_t k, int64_t n) {
-        const V xv = load_n<T>(x + k, n, F(0));
         V y;
         if (t.log)
-          y = narrow<V>((widen(xv) - st.m) - sr.log_total);
+          y = narrow<V>((widen(load_n<T>(x + k, n, F(0))) - st.m) - sr.log_total);
+        else if (kept)
+          y = load_n<T>(out + k, n, F(0)) * inv;
         else
-          y = exp_diff(xv, m) * inv;
+          y = exp_diff(load_n<T>(x + k, n, F(0)), m) * inv;
         store_n<T>(out + k, y, n);
       });
     }
@@ -193,7 +195,8 @@ void lse_grad_rows(const LseGradTask& t, int64_t r0, int64_t r1) noexcept {
       const T* b = kHasB ? static_cast<const T*>(t.b.data) + row_offset(t.b, r) : nullptr;
       T* out = static_cast<T*>(t.out.data) + row_offset(t.out, r);
       RowStats st;
-      if (!contig_stats<T, kHasB>(x, b, C, st)) {
+      T* kept = kHasB ? nullptr : keep_target(out);
+      if (!contig_stats<T, kHasB>(x, b, C, st, nullptr, kept)) {
         lse_grad_special<T, kHasB>(t.x, t.b, t.out, r);
         continue;
       }
@@ -201,7 +204,7 @@ void lse_grad_rows(const LseGradTask& t, int64_t r0, int64_t r1) noexcept {
       const V scale = splat<V>(F(row_scale(st, r)));
       for_chunks<W>(C, [&](int64_t k, int64_t n) {
         V xv = load_n<T>(x + k, n, F(0));
-        V y = exp_diff(xv, m) * scale;
+        V y = (kept ? load_n<T>(out + k, n, F(0)) : exp_diff(xv, m)) * scale;
         if constexpr (kHasB) {
           const V w = load_n<T>(b + k, n, F(0));
           y = mask_zero_scale(xv, w) == -kInf<F> ? V{} : y * w;
@@ -260,21 +263,26 @@ void softmax_grad_rows(const SoftmaxGradTask& t, int64_t r0, int64_t r1) noexcep
       const T* g = static_cast<const T*>(t.g.data) + row_offset(t.g, r);
       T* out = static_cast<T*>(t.out.data) + row_offset(t.out, r);
       RowStats st;
-      if (!contig_stats<T, false>(x, nullptr, C, st)) {
+      T* kept = keep_target(out);
+      if (!contig_stats<T, false>(x, nullptr, C, st, nullptr, kept)) {
         softmax_grad_special<T>(t, r);
         continue;
       }
       const V m = splat<V>(F(st.m));
       const V inv = splat<V>(F(softmax_row(st).inv_total));
+      const auto softmax_at = [&](int64_t k, int64_t n) {
+        return (kept ? load_n<T>(out + k, n, F(0)) : exp_diff(load_n<T>(x + k, n, -kInf<F>), m)) *
+               inv;
+      };
       A dot{};
       for_chunks<W>(C, [&](int64_t k, int64_t n) {
         const V gv = load_n<T>(g + k, n, F(0));
-        dot += t.log ? widen(gv) : widen(gv * (exp_diff(load_n<T>(x + k, n, -kInf<F>), m) * inv));
+        dot += t.log ? widen(gv) : widen(gv * softmax_at(k, n));
       });
       const V d = splat<V>(F(reduce_add(dot)));
       for_chunks<W>(C, [&](int64_t k, int64_t n) {
         const V gv = load_n<T>(g + k, n, F(0));
-        const V y = exp_diff(load_n<T>(x + k, n, -kInf<F>), m) * inv;
+        const V y = softmax_at(k, n);
         store_n<T>(out + k, t.log ? gv - y * d : y * (gv - d), n);
       });
     }

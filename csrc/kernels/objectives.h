@@ -185,7 +185,7 @@ void logistic_obj_rows(const LogisticObjTask& t, int64_t r0, int64_t r1) noexcep
   for_row_blocks<W>(r0, r1, [&](int64_t r, int n) {
     const V xv = load_strided<T>(x + r * t.s_x, t.s_x, n);
     const V yv = load_strided<T>(y + r * t.s_y, t.s_y, n);
-    const V e = exp_nonpos(-abs_v(xv));  // in (0, 1]; exact argument, no cancellation
+    const V e = exp_nonpos(neg_abs_v(xv));  // in (0, 1]; exact argument, no cancellation
     const V s = F(1) / (F(1) + e);
     const V es = e * s;
     const auto pos = xv >= V{};

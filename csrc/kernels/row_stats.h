@@ -69,6 +69,7 @@ inline void prefetch_chunk(const T* next_row, int64_t k) {
 template <class T, bool kKeep>
 inline void exp_pass(const T* x, int64_t C, compute_t<T> m, const T* next_row, T* keep,
                      double& ties, double& rest) {
+  static_assert(!kKeep || sizeof(T) == sizeof(compute_t<T>), "kept exps must not round");
   using F = compute_t<T>;
   using V = vec_t<F>;
   using A = acc_t<V>;
@@ -112,12 +113,21 @@ inline void exp_pass(const T* x, int64_t C, compute_t<T> m, const T* next_row, T
   rest = reduce_add(rest0 + rest1);
 }
 
+// Where a row's exps may be kept: the output row for float and double
+// storage; nowhere for 16-bit storage, which would round them.
+template <class T>
+inline T* keep_target(T* out) {
+  return sizeof(T) == sizeof(compute_t<T>) ? out : nullptr;
+}
+
 // Statistics of one contiguous row (lanes along the classes). Returns false,
 // leaving `st` untouched, when the row max is not finite. `next_row`, if
-// given, is prefetched during the exp pass.
+// given, is prefetched during the exp pass; `keep`, if given (unweighted
+// rows, float or double storage), receives every exp(x - m) so that a
+// second pass need not recompute them.
 template <class T, bool kHasB>
 inline bool contig_stats(const T* x, const T* b, int64_t C, RowStats& st,
-                         const T* next_row = nullptr) {
+                         const T* next_row = nullptr, T* keep = nullptr) {
   using F = compute_t<T>;
   using V = vec_t<F>;
   using A = acc_t<V>;
@@ -132,6 +142,12 @@ inline bool contig_stats(const T* x, const T* b, int64_t C, RowStats& st,
   if (!std::isfinite(m)) return false;
   if constexpr (!kHasB) {
     st.m = double(m);
+    if constexpr (sizeof(T) == sizeof(F)) {
+      if (keep) {
+        exp_pass<T, true>(x, C, m, next_row, keep, st.ties, st.rest);
+        return true;
+      }
+    }
     exp_pass<T, false>(x, C, m, next_row, nullptr, st.ties, st.rest);
     return true;
   }

@@ -17,6 +17,8 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 
 #if defined(__x86_64__) || defined(__i386__) || defined(_M_X64)
 #include <immintrin.h>
@@ -149,9 +151,22 @@ template <> inline vd vmax(vd a, vd b) { return (vd)_mm_max_pd((__m128d)a, (__m1
 template <> inline vd vmin(vd a, vd b) { return (vd)_mm_min_pd((__m128d)a, (__m128d)b); }
 #endif
 
+// |a| and -|a| as sign-bit operations (one instruction each; a compare and
+// blend otherwise): -0 maps to +0 resp. -0, NaN stays NaN.
+// (Not splat<V>(-0.0): that is 0 + -0 = +0.)
+template <class V>
+inline mask_t<V> sign_bits() {
+  using M = mask_t<V>;
+  using I = std::remove_cv_t<std::remove_reference_t<decltype(M{}[0])>>;
+  return M{} + std::numeric_limits<I>::min();
+}
 template <class V>
 inline V abs_v(V a) {
-  return a < V{} ? -a : a;
+  return (V)((mask_t<V>)a & ~sign_bits<V>());
+}
+template <class V>
+inline V neg_abs_v(V a) {
+  return (V)((mask_t<V>)a | sign_bits<V>());
 }
 
 // Float lanes to double accumulator lanes, and back (rounding).
