@@ -180,6 +180,44 @@ inline void fill_row(const MutView3& g, int64_t r, double v) {
 
 // ------------------------------------------------------- contiguous rows
 
+// The exp pass of a contiguous row with class weights or smoothing: besides
+// ties and rest (as exp_pass), the coefficient sums S and sum_c k_c (m - x_c)
+// of Note [Stable cross-entropy], all in one sweep; exps kept in `keep`
+// with kKeep.
+template <class T, Mode M, bool kKeep>
+inline void coef_pass(const CeTask& t, const T* x, const T* q, int64_t C, compute_t<T> m,
+                      const T* next_row, T* keep, Sums& s) {
+  using F = compute_t<T>;
+  using V = vec_t<F>;
+  using A = acc_t<V>;
+  constexpr int W = lanes_v<V>;
+  const double eps = t.smoothing;
+  const F uniform = F(eps / double(C));
+  const V mvec = splat<V>(m);
+  const A mwide = widen(mvec);
+  A ties{}, rest{}, csum{}, cdot{};
+  for_chunks<W>(C, [&](int64_t k, int64_t n) {
+    prefetch_chunk(next_row, k);
+    const V xv = load_n<T>(x + k, n, -kInf<F>);
+    const V e = exp_diff(xv, mvec);
+    const auto tie = xv == mvec;
+    ties += widen(tie ? splat<V>(F(1)) : V{});
+    rest += widen(tie ? V{} : e);
+    if constexpr (kKeep) store_n<T>(keep + k, e, n);
+    A coef = load_weights<A>(t.weight, k, n);
+    if constexpr (M == Mode::prob)
+      coef = acc_mul(coef, widen(load_n<T>(q + k, n, F(0)) * F(1 - eps) + uniform));
+    // Pad lanes hold x = m so that 0 * (m - x) stays 0.
+    const V xd = n == W ? xv : load_partial<T>(x + k, n, m);
+    csum += coef;
+    cdot += acc_mul(coef, mwide - widen(xd));
+  });
+  s.ties = reduce_add(ties);
+  s.rest = reduce_add(rest);
+  s.coef_sum = reduce_add(csum);
+  s.coef_dot = reduce_add(cdot);
+}
+
 // Cross-entropy of rows whose classes are contiguous in x, grad and prob.
 template <class T, Mode M, bool kGrad>
 void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
@@ -218,37 +256,12 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
       if constexpr (kGrad) fill_row<T>(t.grad, r, kNaN<double>);
       continue;
     }
-    const V mvec = splat<V>(m);
-    const A mwide = widen(mvec);
-    A ties{}, rest{}, csum{}, cdot{};
     const T* next = r + 1 < r1 ? static_cast<const T*>(t.x.data) + row_offset(t.x, r + 1) : nullptr;
     Sums s{double(m), 0.0, 0.0, 0.0, 0.0};
-    if constexpr (M == Mode::index) {
+    if constexpr (M == Mode::index)
       exp_pass<T, kKeepExp>(x, C, m, next, g, s.ties, s.rest);
-    } else {
-    for_chunks<W>(C, [&](int64_t k, int64_t n) {
-      prefetch_chunk(next, k);
-      const V xv = load_n<T>(x + k, n, -kInf<F>);
-      const V e = exp_diff(xv, mvec);
-      const auto tie = xv == mvec;
-      ties += widen(tie ? splat<V>(F(1)) : V{});
-      rest += widen(tie ? V{} : e);
-      if constexpr (kKeepExp) store_n<T>(g + k, e, n);
-      if constexpr (M != Mode::index) {
-        A coef = load_weights<A>(t.weight, k, n);
-        if constexpr (M == Mode::prob)
-          coef = acc_mul(coef, widen(load_n<T>(q + k, n, F(0)) * F(1 - eps) + uniform));
-        // Pad lanes hold x = m so that 0 * (m - x) stays 0.
-        const V xd = n == W ? xv : load_partial<T>(x + k, n, m);
-        csum += coef;
-        cdot += acc_mul(coef, mwide - widen(xd));
-      }
-    });
-      s.ties = reduce_add(ties);
-      s.rest = reduce_add(rest);
-      s.coef_sum = reduce_add(csum);
-      s.coef_dot = reduce_add(cdot);
-    }
+    else
+      coef_pass<T, M, kKeepExp>(t, x, q, C, m, next, g, s);
     s.log_total_scalar();
     const RowCoef rc{(1 - eps) * tg.weight, eps / double(C), kGrad ? row_scale(t, r) : 0.0};
     const double x_t = M == Mode::prob ? 0.0 : double(to_compute(x[tg.index]));
@@ -262,7 +275,7 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
         if constexpr (kKeepExp)
           e = load_n<T>(g + k, n, F(0));
         else
-          e = exp_diff(load_n<T>(x + k, n, -kInf<F>), mvec);
+          e = exp_diff(load_n<T>(x + k, n, -kInf<F>), splat<V>(m));
         V y = e * mul;
         if constexpr (M != Mode::index) {
           V coef = narrow<V>(load_weights<A>(t.weight, k, n));

@@ -60,13 +60,12 @@ void lse_rows(const LseTask& t, int64_t r0, int64_t r1) noexcept {
     const RowBlock<T> bb = kHasB ? RowBlock<T>(t.b, rb, n) : xb;
     const BlockStats<T, kHasB> st(xb, &bb, C);
     if constexpr (!kHasB) {
-      const auto log_total = st.log_total();
+      const auto lse = widen(st.m) + st.log_total();
       for (int j = 0; j < n; ++j) {
         if (st.special[j])
           lse_special<T, kHasB>(t, rb + j);
         else
-          write_lse<T>(t, rb + j, double(st.m[j]) + log_total[j],
-                       std::isnan(log_total[j]) ? kNaN<double> : 1.0);
+          write_lse<T>(t, rb + j, lse[j], std::isnan(lse[j]) ? kNaN<double> : 1.0);
       }
       return;
     }

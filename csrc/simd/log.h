@@ -78,6 +78,18 @@ struct LogConst<vd> {
   }
 };
 
+// log(2^k * m) for m in [sqrt(1/2), sqrt(2)), k as a float: the core of
+// Note [Vector log], shared by log_finite and log1p_unit.
+template <class V>
+LL_VECMATH V log_reduced(V m, V kf) {
+  using C = LogConst<V>;
+  const V f = m - elem_t<V>(1);  // exact (Sterbenz)
+  const V s = f / (elem_t<V>(2) + f);
+  const V hfsq = elem_t<V>(0.5) * f * f;
+  const V R = C::R(s * s);
+  return kf * C::ln2_hi - ((hfsq - (s * (hfsq + R) + kf * C::ln2_lo)) - f);
+}
+
 // log(x) for positive normal-or-subnormal finite x (other lanes: garbage,
 // fixed up by the callers).
 template <class V>
@@ -93,12 +105,7 @@ LL_VECMATH V log_finite(V x) {
   const mask_t<V> big = m > C::sqrt2;
   m = big ? m * elem_t<V>(0.5) : m;
   k = big ? k + 1 : k;
-  const V kf = __builtin_convertvector(k, V);
-  const V f = m - elem_t<V>(1);  // exact (Sterbenz)
-  const V s = f / (elem_t<V>(2) + f);
-  const V hfsq = elem_t<V>(0.5) * f * f;
-  const V R = C::R(s * s);
-  return kf * C::ln2_hi - ((hfsq - (s * (hfsq + R) + kf * C::ln2_lo)) - f);
+  return log_reduced(m, __builtin_convertvector(k, V));
 }
 
 }  // namespace detail
@@ -141,13 +148,7 @@ LL_VECMATH V log1p_unit(V e, V u, V inv_u) {
   using E = elem_t<V>;
   const V c = (u - E(1)) - e;
   const mask_t<V> big = u > C::sqrt2;
-  const V m = big ? u * E(0.5) : u;
-  const V kf = big ? splat<V>(E(1)) : V{};
-  const V f = m - E(1);  // exact (Sterbenz)
-  const V s = f / (E(2) + f);
-  const V hfsq = E(0.5) * f * f;
-  const V R = C::R(s * s);
-  const V log_u = kf * C::ln2_hi - ((hfsq - (s * (hfsq + R) + kf * C::ln2_lo)) - f);
+  const V log_u = detail::log_reduced(big ? u * E(0.5) : u, big ? splat<V>(E(1)) : V{});
   const V y = log_u - c * inv_u;
   return u == E(1) ? e : y;
 }

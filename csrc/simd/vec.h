@@ -135,10 +135,24 @@ inline V vmin(V a, V b) {
   return a < b ? a : b;
 }
 #if defined(__AVX512F__) && LL_VEC_BYTES == 64
-template <> inline vf vmax(vf a, vf b) { return (vf)_mm512_max_ps((__m512)a, (__m512)b); }
-template <> inline vf vmin(vf a, vf b) { return (vf)_mm512_min_ps((__m512)a, (__m512)b); }
-template <> inline vd vmax(vd a, vd b) { return (vd)_mm512_max_pd((__m512d)a, (__m512d)b); }
-template <> inline vd vmin(vd a, vd b) { return (vd)_mm512_min_pd((__m512d)a, (__m512d)b); }
+// (The masked builtins with a zero pass-through: GCC 12's _mm512_max_ps
+// passes an undefined vector there and warns about it.)
+template <> inline vf vmax(vf a, vf b) {
+  return (vf)__builtin_ia32_maxps512_mask((__v16sf)a, (__v16sf)b, (__v16sf){}, (__mmask16)-1,
+                                          _MM_FROUND_CUR_DIRECTION);
+}
+template <> inline vf vmin(vf a, vf b) {
+  return (vf)__builtin_ia32_minps512_mask((__v16sf)a, (__v16sf)b, (__v16sf){}, (__mmask16)-1,
+                                          _MM_FROUND_CUR_DIRECTION);
+}
+template <> inline vd vmax(vd a, vd b) {
+  return (vd)__builtin_ia32_maxpd512_mask((__v8df)a, (__v8df)b, (__v8df){}, (__mmask8)-1,
+                                          _MM_FROUND_CUR_DIRECTION);
+}
+template <> inline vd vmin(vd a, vd b) {
+  return (vd)__builtin_ia32_minpd512_mask((__v8df)a, (__v8df)b, (__v8df){}, (__mmask8)-1,
+                                          _MM_FROUND_CUR_DIRECTION);
+}
 #elif defined(__AVX__) && LL_VEC_BYTES == 32
 template <> inline vf vmax(vf a, vf b) { return (vf)_mm256_max_ps((__m256)a, (__m256)b); }
 template <> inline vf vmin(vf a, vf b) { return (vf)_mm256_min_ps((__m256)a, (__m256)b); }
