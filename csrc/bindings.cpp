@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/api.h"
@@ -320,6 +321,34 @@ void binary_loss(const std::string& kind, const py::array& x, const py::array& y
   parallel_for(blocks, 8, [&](int64_t b0, int64_t b1) { kernels().binary_loss(t, b0, b1); });
 }
 
+// Byte offsets [lo, hi] of the first byte of every element a view reaches.
+std::pair<int64_t, int64_t> byte_span(const py::ssize_t* shape, const py::ssize_t* strides, int nd) {
+  int64_t lo = 0, hi = 0;
+  for (int d = 0; d < nd; ++d) {
+    if (shape[d] == 0) return {0, -1};  // empty: reaches nothing
+    const int64_t reach = (static_cast<int64_t>(shape[d]) - 1) * strides[d];
+    (reach < 0 ? lo : hi) += reach;
+  }
+  return {lo, hi};
+}
+
+// `a` seen with another shape and byte strides, sharing its memory and
+// writeability: numpy.lib.stride_tricks.as_strided without its Python-level
+// cost (about 10 us a call, several per elementwise loss call). The view must
+// stay inside the memory `a` itself reaches, else ValueError.
+py::array strided_view(const py::array& a, const std::vector<py::ssize_t>& shape,
+                       const std::vector<py::ssize_t>& strides) {
+  if (shape.size() != strides.size())
+    throw py::value_error("logitloss._core: strided_view needs one stride per dimension");
+  for (py::ssize_t n : shape)
+    if (n < 0) throw py::value_error("logitloss._core: strided_view shape is negative");
+  const auto own = byte_span(a.shape(), a.strides(), static_cast<int>(a.ndim()));
+  const auto view = byte_span(shape.data(), strides.data(), static_cast<int>(shape.size()));
+  if (view.first <= view.second && (a.size() == 0 || view.first < own.first || view.second > own.second))
+    throw py::value_error("logitloss._core: strided_view reaches outside the array");
+  return py::array(a.dtype(), shape, strides, a.data(), a);
+}
+
 int64_t binary_loss_blocks(int64_t size) { return (size + kBinaryLossBlock - 1) / kBinaryLossBlock; }
 
 // Test-only: op(x) elementwise with the active ISA's vector math.
@@ -449,6 +478,7 @@ PYBIND11_MODULE(_core, m) {
         py::arg("pw"), py::arg("alpha"), py::arg("gamma"), py::arg("loss_out"),
         py::arg("partials"), py::arg("grad_out"), py::arg("g"), py::arg("g_scalar"));
   m.def("binary_loss_blocks", &binary_loss_blocks, py::arg("size"));
+  m.def("strided_view", &strided_view, py::arg("a"), py::arg("shape"), py::arg("strides"));
   m.def("_vector_math", &vector_math, py::arg("name"), py::arg("x"));
   m.def("row_sum", &row_sum, py::arg("a"));
   m.def("cross_entropy_reduced", &cross_entropy_reduced, py::arg("x"), py::arg("target"),

@@ -5,6 +5,8 @@ Arrays are (outer, classes, inner) views of one kernel dtype (float32,
 float64, float16, bfloat16); outputs are preallocated and filled in place.
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 
@@ -51,6 +53,7 @@ def binary_loss(
     g_scalar: float,
 ) -> None: ...
 def binary_loss_blocks(size: int) -> int: ...
+def strided_view(a: _Array, shape: Sequence[int], strides: Sequence[int]) -> _Array: ...
 def _vector_math(name: str, x: _Array) -> _Array: ...
 
 # --- integrations: gradient-boosting objectives (logitloss.objectives)

@@ -20,8 +20,18 @@ def dtype_name(dtype: np.dtype) -> str:
     return str(dtype.name) if dtype.names is None else "structured"
 
 
+# dtype -> is it a kernel float? dtype.name is computed in Python by NumPy
+# (microseconds per call), and every argument of every call asks.
+_kernel_float_cache: dict[np.dtype, bool] = {}
+
+
 def is_kernel_float(dtype: np.dtype) -> bool:
-    return dtype.name in _KERNEL_FLOATS
+    known = _kernel_float_cache.get(dtype)
+    if known is None:
+        known = dtype.names is None and dtype.name in _KERNEL_FLOATS
+        if len(_kernel_float_cache) < 256:  # bounded: dtypes can be made freely
+            _kernel_float_cache[dtype] = known
+    return known
 
 
 def as_array(value: object, func: str, arg: str) -> np.ndarray:
@@ -42,7 +52,7 @@ def compute_dtype(dtype: np.dtype, func: str, arg: str) -> np.dtype:
     is a TypeError.
     """
     if is_kernel_float(dtype):
-        return dtype.newbyteorder("=")
+        return dtype if dtype.isnative else dtype.newbyteorder("=")
     if dtype.kind in "biu":
         return np.dtype(np.float64)
     raise TypeError(

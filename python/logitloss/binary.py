@@ -9,13 +9,14 @@ dimensions are merged whenever every operand's strides allow it.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any, NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from . import _core
+from ._scalars import as_scalar
 from ._validation import as_array, compute_dtype
 
 __all__ = [
@@ -57,15 +58,15 @@ def _broadcast_operand(
         return None
     a = as_array(value, func, arg)
     try:
-        np.broadcast_shapes(a.shape, shape)
-        if np.broadcast_shapes(a.shape, shape) != shape:
+        if a.shape != shape and np.broadcast_shapes(a.shape, shape) != shape:
             raise ValueError
     except ValueError:
         raise ValueError(
             f"{func}: {arg} with shape {a.shape} does not broadcast to the input shape {shape}"
         ) from None
     # Cast before broadcasting: the cast copies only the small operand.
-    return np.broadcast_to(_cast(a, dtype, func, arg), shape)
+    a = _cast(a, dtype, func, arg)
+    return a if a.shape == shape else np.broadcast_to(a, shape)
 
 
 def _operands(
@@ -92,23 +93,30 @@ def _merged_layout(
     """Shape and per-array strides (in bytes) after dropping size-1 dimensions
     and merging adjacent ones where every array's strides allow it; None when
     more than 3 dimensions remain."""
-    dims = [d for d in range(len(shape)) if shape[d] != 1]
+    if all(a.flags.c_contiguous for a in arrays):  # the common case: one run
+        return (1, 1, math.prod(shape)), [(0, 0, a.itemsize) for a in arrays]
+    # Innermost first; a dimension merges into the one inside it when, for
+    # every array, stepping it equals stepping the inner one all the way.
     mshape: list[int] = []
     mstrides: list[list[int]] = [[] for _ in arrays]
-    for d in reversed(dims):
+    for d in reversed(range(len(shape))):
         n = shape[d]
-        if mshape and all(
-            a.strides[d] == ms[0] * mshape[0] for a, ms in zip(arrays, mstrides)
-        ):
-            mshape[0] *= n
+        if n == 1:
             continue
-        mshape.insert(0, n)
+        if mshape and all(
+            a.strides[d] == ms[-1] * mshape[-1] for a, ms in zip(arrays, mstrides)
+        ):
+            mshape[-1] *= n
+            continue
+        mshape.append(n)
         for a, ms in zip(arrays, mstrides):
-            ms.insert(0, a.strides[d])
+            ms.append(a.strides[d])
     if len(mshape) > 3:
         return None
     pad = 3 - len(mshape)
-    return (1,) * pad + tuple(mshape), [(0,) * pad + tuple(ms) for ms in mstrides]
+    return (1,) * pad + tuple(reversed(mshape)), [
+        (0,) * pad + tuple(reversed(ms)) for ms in mstrides
+    ]
 
 
 class _KernelViews(NamedTuple):
@@ -132,7 +140,8 @@ def _kernel_views(
     pshape = tuple(shape[d] for d in perm)
     ins = [None if a is None else a.transpose(perm) for a in inputs]
     outs = [np.empty(pshape, dtype) for _ in range(n_outputs)]
-    results = [o.transpose(np.argsort(perm)) for o in outs]
+    inverse = sorted(range(len(perm)), key=perm.__getitem__)
+    results = [o.transpose(inverse) for o in outs]
     layout = _merged_layout(pshape, [a for a in ins if a is not None] + outs)
     if layout is None:
         # An exotic layout (more than three unmergeable strided dimensions,
@@ -144,9 +153,8 @@ def _kernel_views(
         assert layout is not None
     mshape, mstrides = layout
     strides = iter(mstrides)
-    in3 = [None if a is None else as_strided(a, mshape, next(strides), writeable=False)
-           for a in ins]
-    out3 = [as_strided(o, mshape, next(strides), writeable=True) for o in outs]
+    in3 = [None if a is None else _core.strided_view(a, mshape, next(strides)) for a in ins]
+    out3 = [_core.strided_view(o, mshape, next(strides)) for o in outs]
     return _KernelViews(in3, out3, results)
 
 
@@ -154,7 +162,7 @@ def _grad_output(
     func: str, grad_output: Any, reduction: str, shape: tuple[int, ...], dtype: np.dtype
 ) -> tuple[np.ndarray | None, float]:
     """(elementwise grad_output view or None, scalar factor)."""
-    size = int(np.prod(shape))
+    size = math.prod(shape)
     if reduction == "none":
         if grad_output is None:
             return None, 1.0
@@ -220,11 +228,10 @@ def _run(
             loss = loss_out
         else:
             assert partials is not None
-            total = float(np.sum(partials))  # fixed (pairwise) order
+            total = _core.row_sum(partials)  # fixed (pairwise) order
             if reduction == "mean":
                 total = total / size if size else float("nan")
-            with np.errstate(over="ignore"):  # float16 sums beyond 65504 are inf, as torch
-                loss = dtype.type(total)
+            loss = as_scalar(dtype, total)
     return loss, grad
 
 

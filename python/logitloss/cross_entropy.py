@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import _core
+from ._scalars import as_scalar, ieee_div
 from ._validation import (
     ClassLayout,
     as_array,
@@ -62,7 +63,6 @@ class _Operands(NamedTuple):
 _NATIVE = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
 _INT64 = np.dtype(np.int64)
 _FLOAT64 = np.dtype(np.float64)
-_SMALLEST_MAX = 65504.0  # float16's; every result dtype holds values up to it
 _UINT64 = np.dtype(np.uint64)
 
 
@@ -219,16 +219,6 @@ def _run(
         raise IndexError(f"{op.func}: target {value} is out of range for {classes} classes")
 
 
-def _ieee_div(a: float, b: float) -> float:
-    """a / b with IEEE semantics (x / 0 = +-inf, 0 / 0 = NaN), without the
-    cost of np.errstate."""
-    if b != 0 or b != b:
-        return a / b
-    if a != a or a == 0:
-        return math.nan
-    return math.copysign(math.inf, a) * math.copysign(1.0, b)
-
-
 def _denominator(op: _Operands, target_weight: np.ndarray | None) -> float:
     """'mean' divides by the summed target weight (index targets) or the
     number of samples (probabilities)."""
@@ -244,16 +234,8 @@ def _reduce(op: _Operands, loss: np.ndarray, den: float | None) -> Any:
     total = float(_core.row_sum(loss))  # pairwise summation: a fixed order
     if op.reduction == "mean":
         assert den is not None
-        total = _ieee_div(total, den)  # NaN when every target is ignored
-    return _as_scalar(op.dtype, total)
-
-
-def _as_scalar(dtype: np.dtype, value: float) -> Any:
-    """value rounded to dtype; beyond its range that is inf, silently."""
-    if abs(value) <= _SMALLEST_MAX or dtype == _FLOAT64:
-        return dtype.type(value)
-    with np.errstate(over="ignore"):
-        return dtype.type(value)
+        total = ieee_div(total, den)  # NaN when every target is ignored
+    return as_scalar(op.dtype, total)
 
 
 def _grad_scale(
@@ -284,7 +266,7 @@ def _grad_scale(
         go = float(g)
     if op.reduction == "mean":
         assert den is not None
-        go = _ieee_div(go, den)  # inf or NaN when the weights sum to 0
+        go = ieee_div(go, den)  # inf or NaN when the weights sum to 0
     return None, go
 
 
@@ -419,7 +401,7 @@ def cross_entropy(
         x3 = input.reshape(input.shape[0], input.shape[1], 1)
         bad, total, den = _core.cross_entropy_reduced(x3, target, ignore_index, True)
         if bad < 0:
-            return _as_scalar(input.dtype, total if reduction == "sum" else _ieee_div(total, den))
+            return as_scalar(input.dtype, total if reduction == "sum" else ieee_div(total, den))
         # An out-of-range target: the generic path raises the error.
     return _value(
         "cross_entropy", False,

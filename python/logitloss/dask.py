@@ -48,6 +48,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 
 import logitloss as _ll  # the public functions (the package is initialised first)
 
+from ._scalars import ieee_div
 from ._validation import as_array, compute_dtype, normalize_axes, normalize_axis, result_float
 
 __all__ = [
@@ -348,15 +349,6 @@ def logsumexp_grad(a: Any, axis: Any = None, b: Any = None, grad_output: Any = N
     return out
 
 
-def _ieee_div(num: float, den: float) -> float:
-    """num / den with IEEE semantics (x / 0 = +-inf, 0 / 0 = NaN)."""
-    if den != 0 or math.isnan(den):
-        return num / den
-    if math.isnan(num) or num == 0:
-        return math.nan
-    return math.copysign(math.inf, num) * math.copysign(1.0, den)
-
-
 # ----------------------------------------------- loss machinery (all losses)
 
 _LETTERS = "abcdefghijklmnopqrstuvwxy"  # "z": a weight vector, "Y": partial totals
@@ -524,7 +516,7 @@ def _denominator_block(denominator: Callable[..., float], loss_ndim: int,
 
 
 def _finish_total(mean: bool, dtype: np.dtype, totals: np.ndarray) -> np.ndarray:
-    value = _ieee_div(totals[0], totals[1]) if mean else totals[0]
+    value = ieee_div(totals[0], totals[1]) if mean else totals[0]
     with np.errstate(over="ignore"):  # a float16 sum beyond 65504 is inf, as in memory
         return dtype.type(value)  # a NumPy scalar, as the in-memory reduction returns
 
@@ -549,7 +541,7 @@ def _grad_sum_block(fn: Callable[..., Any], n_inputs: int, kwargs: dict[str, Any
     rest = list(blocks[n_inputs:])
     go = float(rest.pop(0)) if g is None else g
     if den is not None:
-        go = _ieee_div(go, float(rest.pop(0)) if den == _FROM_GRAPH else den)
+        go = ieee_div(go, float(rest.pop(0)) if den == _FROM_GRAPH else den)
     return np.asarray(fn(*blocks[:n_inputs], grad_output=go, **kwargs))
 
 

@@ -39,6 +39,10 @@ def _scalar_or_array(out: np.ndarray) -> FloatResult:
     return cast("FloatScalar", out[()]) if out.ndim == 0 else out
 
 
+def _broadcast(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    return a if a.shape == shape else np.broadcast_to(a, shape)
+
+
 def _lse_operands(
     func: str, a: object, axis: object, b: object
 ) -> tuple[np.ndarray, np.ndarray | None, tuple[int, ...], ClassLayout]:
@@ -59,8 +63,8 @@ def _lse_operands(
                 f"{func}: b with shape {barr.shape} does not broadcast against a "
                 f"with shape {x.shape}"
             ) from None
-        x = np.broadcast_to(as_float(x, func, "a", dtype), shape)
-        bb = np.broadcast_to(as_float(barr, func, "b", dtype), shape)
+        x = _broadcast(as_float(x, func, "a", dtype), shape)
+        bb = _broadcast(as_float(barr, func, "b", dtype), shape)
     if x.ndim == 0:
         x = x.reshape(1)
         bb = None if bb is None else bb.reshape(1)
