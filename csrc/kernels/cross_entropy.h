@@ -338,7 +338,8 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
       return;
     }
     const RowBlock<T> xb(t.x, rb, n);
-    const RowBlock<T> qb = M == Mode::prob ? RowBlock<T>(t.prob, rb, n) : xb;
+    const SecondBlock<T> q_block(M == Mode::prob, t.prob, rb, n, xb);
+    const RowBlock<T>& qb = q_block.block;
     V mv = splat<V>(-kInf<F>);
     for (int64_t k = 0; k < C; ++k) mv = vmax(xb.load(k), mv);
     const auto special = abs_v(mv) == kInf<F>;  // vmax skips NaN: mv is never NaN

@@ -57,7 +57,8 @@ void lse_rows(const LseTask& t, int64_t r0, int64_t r1) noexcept {
   constexpr int W = lanes_v<vec_t<compute_t<T>>>;
   for_row_blocks<W>(r0, r1, [&](int64_t rb, int n) {
     const RowBlock<T> xb(t.x, rb, n);
-    const RowBlock<T> bb = kHasB ? RowBlock<T>(t.b, rb, n) : xb;
+    const SecondBlock<T> b_block(kHasB, t.b, rb, n, xb);
+    const RowBlock<T>& bb = b_block.block;
     const BlockStats<T, kHasB> st(xb, &bb, C);
     if constexpr (!kHasB) {
       const auto lse = widen(st.m) + st.log_total();
@@ -215,7 +216,8 @@ void lse_grad_rows(const LseGradTask& t, int64_t r0, int64_t r1) noexcept {
   }
   for_row_blocks<W>(r0, r1, [&](int64_t rb, int n) {
     const RowBlock<T> xb(t.x, rb, n);
-    const RowBlock<T> bb = kHasB ? RowBlock<T>(t.b, rb, n) : xb;
+    const SecondBlock<T> b_block(kHasB, t.b, rb, n, xb);
+    const RowBlock<T>& bb = b_block.block;
     const MutRowBlock<T> ob(t.out, rb, n);
     const BlockStats<T, kHasB> st(xb, &bb, C);
     V scale;
