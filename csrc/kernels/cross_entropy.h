@@ -350,9 +350,8 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
     const MutRowBlock<T> gb(grad_or_geometry(t), rb, n);
     const bool keep_exp = kGrad && sizeof(T) == sizeof(F) && gb.contiguous;
     // Short rows keep them here instead (any storage type: F is not rounded).
-    constexpr int64_t kLocal = RowBlock<T>::kMaxStaged;
-    const bool keep_local = kGrad && !keep_exp && C <= kLocal;
-    alignas(64) F kept[kGrad ? kLocal * W : 1];
+    BlockExps<T> kept(kGrad && !keep_exp, C);
+    F* const keep_local = kept.buffer();
     A ties{}, rest{}, csum{}, cdot{};
     for (int64_t k = 0; k < C; ++k) {
       const V xv = xb.load(k);
@@ -361,7 +360,7 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
       ties += widen(tie ? splat<V>(F(1)) : V{});
       rest += widen(tie ? V{} : e);
       if (keep_exp) gb.store(k, e, n);
-      if (keep_local) store<F>(kept + k * W, e);
+      if (keep_local) store<F>(keep_local + k * W, e);
       if constexpr (M != Mode::index) {
         A coef = acc_splat<A>(t.weight ? t.weight[k] : 1.0);
         if constexpr (M == Mode::prob) coef = acc_mul(coef, widen(qb.load(k) * F(1 - eps) + uniform));
@@ -396,9 +395,7 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
       }
       const F share = F(eps / double(C));
       for (int64_t k = 0; k < C; ++k) {
-        const V e = keep_exp     ? gb.load(k)
-                    : keep_local ? load<F>(kept + k * W)
-                                 : exp_diff(xb.load(k), m);
+        const V e = keep_exp ? gb.load(k) : kept.get(k, xb, m);
         V y = e * mul;
         if constexpr (M != Mode::index) {
           V coef = splat<V>(F(t.weight ? t.weight[k] : 1.0));

@@ -144,15 +144,15 @@ void softmax_rows(const SoftmaxTask& t, int64_t r0, int64_t r1) noexcept {
   for_row_blocks<W>(r0, r1, [&](int64_t rb, int n) {
     const RowBlock<T> xb(t.x, rb, n);
     const MutRowBlock<T> ob(t.out, rb, n);
-    const BlockStats<T, false> st(xb, nullptr, C);
-    const V inv = narrow<V>(1.0 / (st.ties + st.rest));
-    const A m_acc = widen(st.m);
-    const A log_total = st.log_total();
-    for (int64_t k = 0; k < C; ++k) {
-      const V xv = xb.load(k);
-      const V y = t.log ? narrow<V>((widen(xv) - m_acc) - log_total)
-                        : exp_diff(xv, st.m) * inv;
-      ob.store(k, y, n);
+    BlockExps<T> kept(!t.log, C);
+    const BlockStats<T, false> st(xb, nullptr, C, kept.buffer());
+    if (t.log) {
+      const A m_acc = widen(st.m);
+      const A log_total = st.log_total();
+      for (int64_t k = 0; k < C; ++k) ob.store(k, narrow<V>((widen(xb.load(k)) - m_acc) - log_total), n);
+    } else {
+      const V inv = narrow<V>(1.0 / (st.ties + st.rest));
+      for (int64_t k = 0; k < C; ++k) ob.store(k, kept.get(k, xb, st.m) * inv, n);
     }
     for (int j = 0; j < n; ++j)
       if (st.special[j]) softmax_special<T>(t, rb + j);
@@ -219,12 +219,13 @@ void lse_grad_rows(const LseGradTask& t, int64_t r0, int64_t r1) noexcept {
     const SecondBlock<T> b_block(kHasB, t.b, rb, n, xb);
     const RowBlock<T>& bb = b_block.block;
     const MutRowBlock<T> ob(t.out, rb, n);
-    const BlockStats<T, kHasB> st(xb, &bb, C);
+    BlockExps<T> kept(!kHasB, C);
+    const BlockStats<T, kHasB> st(xb, &bb, C, kept.buffer());
     V scale;
     for (int j = 0; j < W; ++j) scale[j] = F(row_scale(st.lane(j), rb + (j < n ? j : n - 1)));
     for (int64_t k = 0; k < C; ++k) {
       const V xv = xb.load(k);
-      V y = exp_diff(xv, st.m) * scale;
+      V y = kept.get(k, xb, st.m) * scale;
       if constexpr (kHasB) {
         const V w = bb.load(k);
         y = mask_zero_scale(xv, w) == -kInf<F> ? V{} : y * w;
@@ -293,18 +294,19 @@ void softmax_grad_rows(const SoftmaxGradTask& t, int64_t r0, int64_t r1) noexcep
     const RowBlock<T> xb(t.x, rb, n);
     const RowBlock<T> gb(t.g, rb, n);
     const MutRowBlock<T> ob(t.out, rb, n);
-    const BlockStats<T, false> st(xb, nullptr, C);
+    BlockExps<T> kept(true, C);
+    const BlockStats<T, false> st(xb, nullptr, C, kept.buffer());
     V inv;
     for (int j = 0; j < W; ++j) inv[j] = F(softmax_row(st.lane(j)).inv_total);
     A dot{};
     for (int64_t k = 0; k < C; ++k) {
       const V gv = gb.load(k);
-      dot += t.log ? widen(gv) : widen(gv * (exp_diff(xb.load(k), st.m) * inv));
+      dot += t.log ? widen(gv) : widen(gv * (kept.get(k, xb, st.m) * inv));
     }
     const V d = narrow<V>(dot);
     for (int64_t k = 0; k < C; ++k) {
       const V gv = gb.load(k);
-      const V y = exp_diff(xb.load(k), st.m) * inv;
+      const V y = kept.get(k, xb, st.m) * inv;
       ob.store(k, t.log ? gv - y * d : y * (gv - d), n);
     }
     for (int j = 0; j < n; ++j)

@@ -218,11 +218,14 @@ struct BlockStats {
   using F = compute_t<T>;
   using V = vec_t<F>;
   using A = acc_t<V>;
+  static constexpr int W = lanes_v<V>;
   V m;
   A ties{}, rest{};
   mask_t<V> special;
 
-  BlockStats(const RowBlock<T>& xb, const RowBlock<T>* bb, int64_t C) {
+  // With `keep` (room for C * W values), exp(x - m) of class k is also
+  // stored at keep + k * W, for a second pass that would recompute it.
+  BlockStats(const RowBlock<T>& xb, const RowBlock<T>* bb, int64_t C, F* keep = nullptr) {
     V mv = splat<V>(-kInf<F>);
     for (int64_t k = 0; k < C; ++k) {
       V xv = xb.load(k);
@@ -231,6 +234,13 @@ struct BlockStats {
     }
     special = abs_v(mv) == kInf<F>;
     m = special ? V{} : mv;
+    if (keep)
+      exp_sums<true>(xb, bb, C, keep);
+    else
+      exp_sums<false>(xb, bb, C, nullptr);
+  }
+  template <bool kKeep>
+  void exp_sums(const RowBlock<T>& xb, const RowBlock<T>* bb, int64_t C, F* keep) {
     for (int64_t k = 0; k < C; ++k) {
       V xv = xb.load(k);
       V w = splat<V>(F(1));
@@ -240,6 +250,7 @@ struct BlockStats {
       }
       const auto tie = xv == m;
       V e = exp_diff(xv, m);
+      if constexpr (kKeep) store<F>(keep + k * W, e);
       if constexpr (kHasB) e *= w;
       ties += widen(tie ? w : V{});
       rest += widen(tie ? V{} : e);
@@ -248,6 +259,24 @@ struct BlockStats {
   RowStats lane(int j) const { return {double(m[j]), ties[j], rest[j]}; }
   // log(ties + rest) of every lane (unweighted rows only).
   A log_total() const { return log_total_lanes(ties, rest); }
+};
+
+// A block's exp(x - m) kept between its passes when `wanted` and the rows are
+// short enough (C <= RowBlock::kMaxStaged), else recomputed: the same values
+// either way (the same exp_diff of the same inputs).
+template <class T>
+struct BlockExps {
+  using F = compute_t<T>;
+  using V = vec_t<F>;
+  static constexpr int W = lanes_v<V>;
+  static constexpr int64_t kMax = RowBlock<T>::kMaxStaged;
+  bool on;
+  alignas(64) F values[kMax * W];
+  BlockExps(bool wanted, int64_t C) : on(wanted && C <= kMax) {}
+  F* buffer() { return on ? values : nullptr; }
+  V get(int64_t k, const RowBlock<T>& xb, V m) const {
+    return on ? load<F>(values + k * W) : exp_diff(xb.load(k), m);
+  }
 };
 
 // What a row with a non-finite max holds, scanned in scalar code.
