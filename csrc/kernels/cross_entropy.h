@@ -42,6 +42,7 @@
 #pragma once
 
 #include <cstring>
+#include <type_traits>
 
 #include "row_stats.h"
 
@@ -90,13 +91,24 @@ inline double exp_diff_scalar(double a, double b) {
   return std::exp(hi) * (1.0 + lo);
 }
 
-// Per-row sums of Note [Stable cross-entropy].
+// v in every lane of N (double or a vector of doubles).
+template <class N>
+inline N lanes_of(double v) {
+  if constexpr (std::is_same_v<N, double>)
+    return v;
+  else
+    return splat<N>(v);
+}
+
+// Per-row sums of Note [Stable cross-entropy], for one row (N = double) or
+// one per lane (N = vd, the row blocks' finish).
+template <class N = double>
 struct Sums {
-  double m, ties, rest;
-  double coef_sum;  // S = sum_c k_c (without the index target's share)
-  double coef_dot;  // sum_c k_c (m - x_c)
-  double L = 0;     // log(total), from log_total_scalar or log_total_lanes
-  double total() const { return ties + rest; }
+  N m, ties, rest;
+  N coef_sum;  // S = sum_c k_c (without the index target's share)
+  N coef_dot;  // sum_c k_c (m - x_c)
+  N L{};       // log(total), from log_total_scalar or log_total_lanes
+  N total() const { return ties + rest; }
   void log_total_scalar() { L = std::log(ties) + std::log1p(rest / ties); }
 };
 
@@ -104,6 +116,12 @@ struct Sums {
 inline vd acc_mul(vd a, vd b) { return a * b; }
 inline vd_wide acc_mul(vd_wide a, vd_wide b) { return a * b; }
 inline AccF acc_mul(const AccF& a, const AccF& b) { return {a.lo * b.lo, a.hi * b.hi}; }
+
+// An accumulator's lanes, in order, to W doubles at `out`.
+template <class A>
+inline void store_lanes(double* out, const A& a) {
+  std::memcpy(out, &a, sizeof(A));
+}
 
 template <class A>
 constexpr int lanes_of_acc() {
@@ -127,35 +145,32 @@ inline A load_weights(const double* w, int64_t k, int64_t n) {
 
 // The row's data the kernels need besides x: where the gradient and the
 // probability targets live, and the target's terms.
+template <class N = double>
 struct RowCoef {
-  double a;      // (1 - eps) w_t: coefficient of the index target
-  double b;      // eps / C: the uniform share (index targets)
-  double scale;  // gradient scale s
+  N a;      // (1 - eps) w_t: coefficient of the index target
+  N b;      // eps / C: the uniform share (index targets)
+  N scale;  // gradient scale s
 };
 
-// Loss of one row from its sums (index or probability targets).
-template <Mode M>
-inline double row_loss(const Sums& s, const RowCoef& rc, double x_t) {
-  const double L = s.L;
+// Loss of one row (or lane) from its sums (index or probability targets).
+template <Mode M, class N>
+inline N row_loss(const Sums<N>& s, const RowCoef<N>& rc, N x_t) {
+  const N L = s.L;
   if constexpr (M == Mode::prob) return s.coef_dot + s.coef_sum * L;
-  double loss = rc.a * ((s.m - x_t) + L);
+  N loss = rc.a * ((s.m - x_t) + L);
   if constexpr (M == Mode::index_smooth) loss += rc.b * (s.coef_dot + s.coef_sum * L);
   return loss;
 }
 
 // Gradient at the index target, without cancellation (Note above).
-// exp_t = exp(x_t - m), compensated (exp_diff_scalar or exp_diff_lanes).
-inline double target_grad(const Sums& s, const RowCoef& rc, double x_t, double w_t,
-                          double exp_t) {
-  const double total = s.total();
-  double p, pm1;
-  if (x_t == s.m) {
-    p = 1.0 / total;
-    pm1 = -((s.ties - 1.0) + s.rest) / total;
-  } else {
-    p = exp_t / total;
-    pm1 = p - 1.0;
-  }
+// exp_t = exp(x_t - m), compensated (exp_diff_scalar, or exp_diff on lanes).
+// Both cases are evaluated (vector lanes take either).
+template <class N>
+inline N target_grad(const Sums<N>& s, const RowCoef<N>& rc, N x_t, N w_t, N exp_t) {
+  const N total = s.total();
+  const auto at_max = x_t == s.m;
+  const N p = (at_max ? lanes_of<N>(1.0) : exp_t) / total;  // 1 / total at the max
+  const N pm1 = at_max ? -((s.ties - 1.0) + s.rest) / total : p - 1.0;
   return rc.scale * (rc.a * pm1 + rc.b * (s.coef_sum * p - w_t));
 }
 
@@ -164,10 +179,10 @@ inline double target_grad(const Sums& s, const RowCoef& rc, double x_t, double w
 // target, so s S' / total multiplies exp(x_c - m) directly; otherwise
 // (exp * (S' / total) - k_c) * s, so that where p_c == q_c exactly (e.g. one
 // class) both products round alike and the gradient is exactly 0.
-template <Mode M>
-inline double exp_multiplier(const Sums& s, const RowCoef& rc) {
+template <Mode M, class N>
+inline N exp_multiplier(const Sums<N>& s, const RowCoef<N>& rc) {
   if constexpr (M == Mode::index) return rc.scale * rc.a / s.total();
-  const double S = M == Mode::prob ? s.coef_sum : rc.a + rc.b * s.coef_sum;
+  const N S = M == Mode::prob ? s.coef_sum : rc.a + rc.b * s.coef_sum;
   return S / s.total();
 }
 
@@ -186,7 +201,7 @@ inline void fill_row(const MutView3& g, int64_t r, double v) {
 // with kKeep.
 template <class T, Mode M, bool kKeep>
 inline void coef_pass(const CeTask& t, const T* x, const T* q, int64_t C, compute_t<T> m,
-                      const T* next_row, T* keep, Sums& s) {
+                      const T* next_row, T* keep, Sums<>& s) {
   using F = compute_t<T>;
   using V = vec_t<F>;
   using A = acc_t<V>;
@@ -257,13 +272,13 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
       continue;
     }
     const T* next = r + 1 < r1 ? static_cast<const T*>(t.x.data) + row_offset(t.x, r + 1) : nullptr;
-    Sums s{double(m), 0.0, 0.0, 0.0, 0.0};
+    Sums<> s{double(m), 0.0, 0.0, 0.0, 0.0};
     if constexpr (M == Mode::index)
       exp_pass<T, kKeepExp>(x, C, m, next, g, s.ties, s.rest);
     else
       coef_pass<T, M, kKeepExp>(t, x, q, C, m, next, g, s);
     s.log_total_scalar();
-    const RowCoef rc{(1 - eps) * tg.weight, eps / double(C), kGrad ? row_scale(t, r) : 0.0};
+    const RowCoef<> rc{(1 - eps) * tg.weight, eps / double(C), kGrad ? row_scale(t, r) : 0.0};
     const double x_t = M == Mode::prob ? 0.0 : double(to_compute(x[tg.index]));
     if (t.loss) t.loss[r] = row_loss<M>(s, rc, x_t);
     if constexpr (kGrad) {
@@ -295,6 +310,44 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
 }
 
 // -------------------------------------------------------- strided rows
+
+// A row block's per-row data, one row per double lane.
+template <int W>
+struct BlockLanes {
+  alignas(64) double m[W], ties[W], rest[W], L[W], coef_sum[W], coef_dot[W];
+  alignas(64) double a[W], b[W], scale[W], x_t[W], w_t[W];
+  Sums<vd> sums(int j) const {
+    return {load<double>(m + j), load<double>(ties + j), load<double>(rest + j),
+            load<double>(coef_sum + j), load<double>(coef_dot + j), load<double>(L + j)};
+  }
+  RowCoef<vd> coef(int j) const {
+    return {load<double>(a + j), load<double>(b + j), load<double>(scale + j)};
+  }
+};
+
+// Every lane's loss. Out of line, so that its arithmetic (FMA contraction
+// included) is the same whether or not the caller also forms the gradient:
+// cross_entropy and cross_entropy_value_and_grad agree bit for bit.
+template <Mode M, int W>
+__attribute__((noinline)) void lane_losses(const BlockLanes<W>& l, double* loss) {
+  for (int j = 0; j < W; j += lanes_v<vd>)
+    store<double>(loss + j, row_loss<M>(l.sums(j), l.coef(j), load<double>(l.x_t + j)));
+}
+
+// Every lane's gradient multiplier of exp(x - m) and gradient at the index target.
+template <Mode M, int W>
+inline void lane_grads(const BlockLanes<W>& l, double* mul, double* grad_t) {
+  for (int j = 0; j < W; j += lanes_v<vd>) {
+    const Sums<vd> s = l.sums(j);
+    const RowCoef<vd> rc = l.coef(j);
+    store<double>(mul + j, exp_multiplier<M>(s, rc));
+    if constexpr (M != Mode::prob) {
+      const vd x_t = load<double>(l.x_t + j);
+      const vd w_t = load<double>(l.w_t + j);
+      store<double>(grad_t + j, target_grad(s, rc, x_t, w_t, exp_diff(x_t, s.m)));
+    }
+  }
+}
 
 // The gradient view or, without a gradient, x's geometry, so that a row
 // block over it is well-formed; it is then never written.
@@ -368,30 +421,37 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
         cdot += acc_mul(coef, mwide - widen(xv));
       }
     }
-    Sums s[W];
-    RowCoef rc[W];
-    double x_t[W];
-    const A log_total = log_total_lanes(ties, rest);  // special lanes: unused
+    // The rows' finish, one row per double lane (Note [Stable cross-entropy]).
+    static_assert(sizeof(A) == W * sizeof(double), "W double lanes");
+    BlockLanes<W> lanes;
+    store_lanes(lanes.m, mwide);
+    store_lanes(lanes.ties, ties);
+    store_lanes(lanes.rest, rest);
+    store_lanes(lanes.L, log_total_lanes(ties, rest));  // special lanes: unused
+    store_lanes(lanes.coef_sum, csum);
+    store_lanes(lanes.coef_dot, cdot);
     for (int j = 0; j < W; ++j) {
       const int64_t r = rb + (j < n ? j : n - 1);
-      s[j] = {double(m[j]), ties[j], rest[j], 0.0, 0.0, log_total[j]};
-      if constexpr (M != Mode::index) {
-        s[j].coef_sum = csum[j];
-        s[j].coef_dot = cdot[j];
-      }
       // Inactive lanes get zero coefficients, so their gradient is 0 * exp.
       const bool on = tg[j].active;
-      rc[j] = {on ? (1 - eps) * tg[j].weight : 0.0, on ? eps / double(C) : 0.0,
-               kGrad && on ? row_scale(t, r) : 0.0};
-      x_t[j] = M == Mode::prob || !on ? 0.0 : double(to_compute(row_ptr<T>(t.x, r)[tg[j].index]));
-      if (t.loss && j < n)
-        t.loss[r] = !on ? 0.0 : special[j] ? kNaN<double> : row_loss<M>(s[j], rc[j], x_t[j]);
+      lanes.a[j] = on ? (1 - eps) * tg[j].weight : 0.0;
+      lanes.b[j] = on ? eps / double(C) : 0.0;
+      lanes.scale[j] = kGrad && on ? row_scale(t, r) : 0.0;
+      lanes.w_t[j] = tg[j].weight;
+      lanes.x_t[j] = M == Mode::prob || !on ? lanes.m[j]
+                                            : double(to_compute(row_ptr<T>(t.x, r)[tg[j].index]));
     }
+    alignas(64) double loss_d[W], mul_d[W], grad_t_d[W];
+    lane_losses<M>(lanes, loss_d);
+    if constexpr (kGrad) lane_grads<M>(lanes, mul_d, grad_t_d);
+    if (t.loss)
+      for (int j = 0; j < n; ++j)
+        t.loss[rb + j] = !tg[j].active ? 0.0 : special[j] ? kNaN<double> : loss_d[j];
     if constexpr (kGrad) {
       V mul, scale;
       for (int j = 0; j < W; ++j) {
-        mul[j] = F(tg[j].active ? exp_multiplier<M>(s[j], rc[j]) : 0.0);
-        scale[j] = F(rc[j].scale);  // 0 for inactive lanes
+        mul[j] = F(tg[j].active ? mul_d[j] : 0.0);
+        scale[j] = F(lanes.scale[j]);  // 0 for inactive lanes
       }
       const F share = F(eps / double(C));
       for (int64_t k = 0; k < C; ++k) {
@@ -407,9 +467,6 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
         }
         gb.store(k, y, n);
       }
-      A xt_lanes{};
-      for (int j = 0; j < W; ++j) set_lane(xt_lanes, j, tg[j].active ? x_t[j] : double(m[j]));
-      const A exp_t = exp_diff_lanes(xt_lanes, widen(m));
       for (int j = 0; j < n; ++j) {
         const int64_t r = rb + j;
         if (!tg[j].active)
@@ -417,8 +474,7 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
         else if (special[j])
           fill_row<T>(t.grad, r, kNaN<double>);
         else if (M != Mode::prob)
-          row_ptr<T>(t.grad, r)[tg[j].index] =
-              from_compute<T>(F(target_grad(s[j], rc[j], x_t[j], tg[j].weight, exp_t[j])));
+          row_ptr<T>(t.grad, r)[tg[j].index] = from_compute<T>(F(grad_t_d[j]));
       }
     }
   });

@@ -205,12 +205,6 @@ inline A log_total_lanes(const A& ties, const A& rest) {
   });
 }
 
-// exp(a - b) of every lane (a <= b), compensated as exp_diff.
-template <class A>
-inline A exp_diff_lanes(const A& a, const A& b) {
-  return map_lanes(a, b, [](vd x, vd y) { return exp_diff(x, y); });
-}
-
 // Statistics of a block of rows, one per lane. Lanes whose max is not finite
 // get m = 0 (so the arithmetic stays quiet) and are flagged in `special`.
 template <class T, bool kHasB>
