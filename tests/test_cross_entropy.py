@@ -394,14 +394,36 @@ def test_fast_path_equals_the_general_path_bit_for_bit(rng, dtype, reduction, sh
     general = ll.cross_entropy(x, t, reduction=reduction, axis=1)
     assert type(fast) is type(general)
     assert fast.dtype == dtype
-    fused = ll.cross_entropy_value_and_grad(x, t, reduction=reduction)[0]
-    np.testing.assert_array_equal([fast, fused], [general, general])  # NaN == NaN here
+    fused, grad = ll.cross_entropy_value_and_grad(x, t, reduction=reduction)
+    fused_general, grad_general = ll.cross_entropy_value_and_grad(x, t, reduction=reduction, axis=1)
+    assert type(fused) is type(general)
+    np.testing.assert_array_equal([fast, fused, fused_general], [general] * 3)  # NaN == NaN here
+    assert grad.dtype == dtype
+    assert grad.flags.c_contiguous
+    np.testing.assert_array_equal(grad, grad_general)
 
 
-def test_fast_path_reports_out_of_range_targets_like_the_general_path():
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_fast_path_reports_out_of_range_targets_like_the_general_path(reduction):
     x = np.zeros((3, 4), np.float32)
+    t = np.array([0, 9, 1])
     with pytest.raises(IndexError, match="cross_entropy: target 9 is out of range for 4 classes"):
-        ll.cross_entropy(x, np.array([0, 9, 1]))
+        ll.cross_entropy(x, t, reduction=reduction)
+    with pytest.raises(
+        IndexError, match="cross_entropy_value_and_grad: target 9 is out of range for 4 classes"
+    ):
+        ll.cross_entropy_value_and_grad(x, t, reduction=reduction)
+
+
+def test_fast_path_on_a_strided_input_and_all_targets_ignored():
+    x = np.arange(24, dtype=np.float64).reshape(4, 6)[:, ::2]  # not contiguous
+    t = np.array([0, -100, 2, 1])
+    for got, want in zip(ll.cross_entropy_value_and_grad(x, t),
+                         ll.cross_entropy_value_and_grad(x, t, axis=1)):
+        np.testing.assert_array_equal(got, want)
+    loss, grad = ll.cross_entropy_value_and_grad(x, np.full(4, -100))
+    assert np.isnan(loss)  # 0 / 0, as PyTorch
+    np.testing.assert_array_equal(grad, ll.cross_entropy_grad(x, np.full(4, -100), axis=1))
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32])

@@ -320,6 +320,58 @@ def _value_and_grad(func: str, nll: bool, args: tuple[Any, ...]) -> tuple[Any, n
     return _reduce(op, loss, den), grad
 
 
+# ------------------------------------------------- the common call, fast
+
+
+def _is_common_call(
+    input: Any, target: Any, weight: Any, ignore_index: Any, reduction: Any,
+    label_smoothing: Any, axis: Any,
+) -> bool:
+    """A plain float32/float64 (N, C) array with contiguous int64 targets,
+    'mean' or 'sum', no weight or smoothing: every argument checked in full,
+    so the call may skip the generic argument handling."""
+    return (
+        weight is None
+        and axis is None
+        and type(input) is np.ndarray
+        and type(target) is np.ndarray
+        and (reduction == "mean" or reduction == "sum")
+        and type(label_smoothing) is float
+        and label_smoothing == 0.0
+        and type(ignore_index) is int
+        and input.ndim == 2
+        and input.dtype in _NATIVE
+        and target.dtype == _INT64
+        and target.shape == input.shape[:1]
+        and target.flags.c_contiguous
+        and _INT64_MIN <= ignore_index <= _INT64_MAX
+    )
+
+
+def _common_value_and_grad(
+    input: np.ndarray, target: np.ndarray, ignore_index: int, reduction: str
+) -> tuple[Any, np.ndarray] | None:
+    """_value_and_grad's kernel calls for a common call (so the same bits);
+    None when a target is out of range."""
+    rows, classes = input.shape
+    x3 = input.reshape(rows, classes, 1)
+    scalar, den = 1.0, 0.0
+    if reduction == "mean":  # the targets-only pass: the denominator first
+        weights = np.empty(rows)
+        if _core.cross_entropy(x3, target, None, None, ignore_index, True, 0.0, None, weights,
+                               None, None, 1.0, False) >= 0:
+            return None
+        den = _core.row_sum(weights)
+        scalar = ieee_div(1.0, den)
+    loss = np.empty(rows)
+    grad = np.empty((rows, classes), input.dtype)
+    if _core.cross_entropy(x3, target, None, None, ignore_index, True, 0.0, loss, None,
+                           grad.reshape(rows, classes, 1), None, scalar, False) >= 0:
+        return None
+    total = _core.row_sum(loss)
+    return as_scalar(input.dtype, total if reduction == "sum" else ieee_div(total, den)), grad
+
+
 # ------------------------------------------------------------ public API
 
 
@@ -380,24 +432,9 @@ def cross_entropy(
     >>> ll.cross_entropy([[2.0, 0.0, 0.0]], [0])
     np.float64(0.23954476622188453)
     """
-    if (
-        weight is None
-        and axis is None
-        and type(input) is np.ndarray
-        and type(target) is np.ndarray
-        and (reduction == "mean" or reduction == "sum")
-        and type(label_smoothing) is float
-        and label_smoothing == 0.0
-        and type(ignore_index) is int
-        and input.ndim == 2
-        and input.dtype in _NATIVE
-        and target.dtype == _INT64
-        and target.shape == input.shape[:1]
-        and target.flags.c_contiguous
-        and _INT64_MIN <= ignore_index <= _INT64_MAX
-    ):
-        # The common call, checked above in full, skips the generic argument
-        # handling (which costs several times the kernel on small inputs).
+    if _is_common_call(input, target, weight, ignore_index, reduction, label_smoothing, axis):
+        # The common call skips the generic argument handling (which costs
+        # several times the kernel on small inputs).
         x3 = input.reshape(input.shape[0], input.shape[1], 1)
         bad, total, den = _core.cross_entropy_reduced(x3, target, ignore_index, True)
         if bad < 0:
@@ -458,6 +495,11 @@ def cross_entropy_value_and_grad(
     >>> ll.cross_entropy_value_and_grad([[0.0, 0.0]], [1])
     (np.float64(0.6931471805599453), array([[ 0.5, -0.5]]))
     """
+    if _is_common_call(input, target, weight, ignore_index, reduction, label_smoothing, axis):
+        result = _common_value_and_grad(input, target, ignore_index, reduction)
+        if result is not None:
+            return result
+        # An out-of-range target: the generic path raises the error.
     return _value_and_grad(
         "cross_entropy_value_and_grad", False,
         (input, target, weight, ignore_index, reduction, label_smoothing, axis),
