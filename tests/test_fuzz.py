@@ -8,6 +8,8 @@ contract. The number of cases run is printed (pytest -s shows it)."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -61,6 +63,11 @@ def check_call(name, fn, x, *args, **kwargs):
     return result
 
 
+# Examples per family: 1500, or what LOGITLOSS_FUZZ_EXAMPLES says (the
+# sanitizer run, ~10x slower per call, uses fewer).
+FUZZ_EXAMPLES = int(os.environ.get("LOGITLOSS_FUZZ_EXAMPLES", "1500"))
+
+
 def float_result_dtype(x):
     return (
         x.dtype
@@ -69,7 +76,7 @@ def float_result_dtype(x):
     )
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(arrays(), axes, st.sampled_from(["logsumexp", "softmax", "log_softmax", "logsumexp_grad"]))
 def test_log_sum_exp_family(x, axis, name):
     result = check_call(name, getattr(ll, name), x, axis=axis)
@@ -79,7 +86,7 @@ def test_log_sum_exp_family(x, axis, name):
             assert np.shape(result) == x.shape
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     arrays(),
     st.sampled_from(["index", "prob", "garbage"]),
@@ -123,7 +130,7 @@ def test_cross_entropy_family(x, target_kind, ignore_index, reduction, smoothing
         assert loss.dtype == float_result_dtype(x)
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     arrays(),
     st.sampled_from(REDUCTIONS),

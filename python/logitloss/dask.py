@@ -195,19 +195,18 @@ def _scalar_if_0d(x: da.Array) -> da.Array:
     Dask's own reductions) return."""
     if x.ndim:
         return x
-    return x.map_blocks(_item, dtype=x.dtype, meta=_meta(0, x.dtype))  # type: ignore[call-arg, arg-type]
+    return x.map_blocks(_item, dtype=x.dtype, meta=_meta(0, x.dtype))
 
 
 def _softmax_like(fn: Callable[..., Any], func: str, x: Any, axis: Any) -> da.Array:
     arr = _dask(x, func, "x")
     dtype = compute_dtype(arr.dtype, func, "x")
     if arr.ndim == 0:
-        return arr.map_blocks(fn, dtype=dtype, meta=_meta(0, dtype))  # type: ignore[call-arg, arg-type]
+        return arr.map_blocks(fn, dtype=dtype, meta=_meta(0, dtype))
     axes = normalize_axes(axis, arr.ndim, func)
     arr = _class_chunked(arr, axes)
-    return arr.map_blocks(  # type: ignore[call-arg]
-        functools.partial(fn, axis=axes),  # type: ignore[arg-type]
-        dtype=dtype, meta=_meta(arr.ndim, dtype))
+    fn_on_axes = functools.partial(fn, axis=axes)
+    return arr.map_blocks(fn_on_axes, dtype=dtype, meta=_meta(arr.ndim, dtype))
 
 
 def softmax(x: Any, axis: Any = None) -> da.Array:
