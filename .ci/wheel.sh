@@ -32,7 +32,7 @@ echo "built: $(basename "$sdist") $(basename "$wheel")"
 # --- the sdist holds everything a build and the tests need, and no build debris
 listing=$(tar -tzf "$sdist" | sed 's|^[^/]*/||')
 for need in pyproject.toml CMakeLists.txt README.md \
-            csrc/bindings.cpp csrc/kernels/api.h csrc/kernels/isa_table.cpp \
+            csrc/bindings.cpp csrc/kernels/api.h csrc/kernels/isa_table.cpp csrc/kernels/isa_cross_entropy.cpp \
             csrc/runtime/dispatch.cpp csrc/simd/vec.h \
             python/logitloss/__init__.py python/logitloss/py.typed python/logitloss/_core.pyi \
             tests/conftest.py; do

@@ -1,10 +1,9 @@
-// One ISA build of every kernel. CMake compiles this file once per SIMD level
-// with that level's -m flags and defines LL_ISA (the namespace, e.g. avx2),
-// LL_VEC_BYTES and LL_TABLE_NAME (the exported table's symbol).
+// One ISA build of every kernel. CMake compiles this file (and
+// isa_cross_entropy.cpp, split off so that a build keeps both cores busy)
+// once per SIMD level with that level's -m flags and defines LL_ISA (the
+// namespace, e.g. avx2), LL_VEC_BYTES and LL_TABLE_NAME (the exported
+// table's symbol).
 #include "logsumexp.h"
-// --- cross-entropy family
-#include "cross_entropy.h"
-// --- end cross-entropy family
 #include "binary_loss.h"
 #include "objectives.h"  // integrations
 
@@ -40,15 +39,6 @@ void softmax_grad(const SoftmaxGradTask& t, int64_t r0, int64_t r1) noexcept {
   with_dtype(t.dtype, [&](auto tag) { softmax_grad_rows<typename decltype(tag)::type>(t, r0, r1); });
 }
 
-// --- cross-entropy family
-void cross_entropy(const CeTask& t, int64_t r0, int64_t r1) noexcept {
-  with_dtype(t.dtype, [&](auto tag) { cross_entropy_rows<typename decltype(tag)::type>(t, r0, r1); });
-}
-
-void nll_loss(const CeTask& t, int64_t r0, int64_t r1) noexcept {
-  with_dtype(t.dtype, [&](auto tag) { nll_rows<typename decltype(tag)::type>(t, r0, r1); });
-}
-// --- end cross-entropy family
 // --- binary losses and test-only vector math
 void binary_loss(const BinaryLossTask& t, int64_t b0, int64_t b1) noexcept {
   with_dtype(t.dtype, [&](auto tag) { binary_loss_rows<typename decltype(tag)::type>(t, b0, b1); });
@@ -72,6 +62,10 @@ void logistic_objective(const LogisticObjTask& t, int64_t r0, int64_t r1) noexce
 }
 
 }  // namespace
+
+// The cross-entropy family, in isa_cross_entropy.cpp.
+void cross_entropy(const CeTask& t, int64_t r0, int64_t r1) noexcept;
+void nll_loss(const CeTask& t, int64_t r0, int64_t r1) noexcept;
 }  // namespace LL_ISA
 
 #define LL_STR2(x) #x
