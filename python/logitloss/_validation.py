@@ -77,6 +77,12 @@ def result_float(*dtypes: np.dtype, func: str, args: Sequence[str]) -> np.dtype:
     return compute_dtype(np.result_type(*kinds), func, args[0])
 
 
+def broadcast_to_shape(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """a broadcast to shape; a itself when it already has it (np.broadcast_to
+    costs microseconds a call even then)."""
+    return a if a.shape == shape else np.broadcast_to(a, shape)
+
+
 def normalize_axis(axis: object, ndim: int, func: str, arg: str = "axis") -> int:
     try:
         k = operator.index(axis)  # type: ignore[arg-type]

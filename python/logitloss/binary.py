@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _core
 from ._scalars import as_scalar
-from ._validation import as_array, compute_dtype
+from ._validation import as_array, broadcast_to_shape, compute_dtype
 
 __all__ = [
     "binary_cross_entropy_with_logits",
@@ -66,7 +66,7 @@ def _broadcast_operand(
         ) from None
     # Cast before broadcasting: the cast copies only the small operand.
     a = _cast(a, dtype, func, arg)
-    return a if a.shape == shape else np.broadcast_to(a, shape)
+    return broadcast_to_shape(a, shape)
 
 
 def _operands(

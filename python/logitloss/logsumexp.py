@@ -19,6 +19,7 @@ from ._validation import (
     ClassLayout,
     as_array,
     as_float,
+    broadcast_to_shape,
     class_layout,
     compute_dtype,
     normalize_axes,
@@ -37,10 +38,6 @@ __all__ = [
 
 def _scalar_or_array(out: np.ndarray) -> FloatResult:
     return cast("FloatScalar", out[()]) if out.ndim == 0 else out
-
-
-def _broadcast(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    return a if a.shape == shape else np.broadcast_to(a, shape)
 
 
 def _lse_operands(
@@ -63,8 +60,8 @@ def _lse_operands(
                 f"{func}: b with shape {barr.shape} does not broadcast against a "
                 f"with shape {x.shape}"
             ) from None
-        x = _broadcast(as_float(x, func, "a", dtype), shape)
-        bb = _broadcast(as_float(barr, func, "b", dtype), shape)
+        x = broadcast_to_shape(as_float(x, func, "a", dtype), shape)
+        bb = broadcast_to_shape(as_float(barr, func, "b", dtype), shape)
     if x.ndim == 0:
         x = x.reshape(1)
         bb = None if bb is None else bb.reshape(1)
