@@ -33,7 +33,7 @@ echo "built: $(basename "$sdist") $(basename "$wheel")"
 listing=$(tar -tzf "$sdist" | sed 's|^[^/]*/||')
 for need in pyproject.toml CMakeLists.txt README.md \
             csrc/bindings.cpp csrc/kernels/api.h csrc/kernels/isa_table.cpp csrc/kernels/isa_cross_entropy.cpp \
-            csrc/runtime/dispatch.cpp csrc/simd/vec.h \
+            csrc/runtime/dispatch.cpp csrc/runtime/buffer_cache.cpp csrc/simd/vec.h \
             python/logitloss/__init__.py python/logitloss/py.typed python/logitloss/_core.pyi \
             tests/conftest.py; do
   grep -qx "$need" <<<"$listing" || fail "sdist lacks $need"

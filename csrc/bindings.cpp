@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/api.h"
+#include "runtime/buffer_cache.h"
 #include "runtime/dispatch.h"
 #include "runtime/thread_pool.h"
 
@@ -349,6 +350,61 @@ py::array strided_view(const py::array& a, const std::vector<py::ssize_t>& shape
   return py::array(a.dtype(), shape, strides, a.data(), a);
 }
 
+// Recycled outputs are reported to tracemalloc in NumPy's domain, like
+// NumPy's own allocations, so tracemalloc-based measurements still see them.
+// Python 3.11's tracemalloc.h declares these functions without extern "C",
+// so they are declared here with C linkage. Recycling is Linux-only.
+#if defined(__linux__)
+namespace c_api {
+extern "C" int PyTraceMalloc_Track(unsigned int domain, uintptr_t ptr, size_t size);
+extern "C" int PyTraceMalloc_Untrack(unsigned int domain, uintptr_t ptr);
+}  // namespace c_api
+constexpr unsigned int kNumpyTraceDomain = 389047;
+void trace_allocation(void* p, std::size_t bytes) {
+  c_api::PyTraceMalloc_Track(kNumpyTraceDomain, reinterpret_cast<uintptr_t>(p), bytes);
+}
+void trace_release(void* p) { c_api::PyTraceMalloc_Untrack(kNumpyTraceDomain, reinterpret_cast<uintptr_t>(p)); }
+#else
+void trace_allocation(void*, std::size_t) {}
+void trace_release(void*) {}
+#endif
+
+struct RecycledBuffer {
+  void* data;
+  std::size_t bytes;
+};
+
+void give_back(void* capsule_pointer) {
+  auto* b = static_cast<RecycledBuffer*>(capsule_pointer);
+  trace_release(b->data);
+  give_back_buffer(b->data, b->bytes);
+  delete b;
+}
+
+// An uninitialised C-contiguous array on a recycled buffer (Note [Recycled
+// outputs]); the buffer returns to the cache when the array and every view
+// of it are gone.
+py::array recycled_empty(const std::vector<py::ssize_t>& shape, const py::dtype& dt) {
+  std::size_t bytes = static_cast<std::size_t>(dt.itemsize());
+  for (py::ssize_t n : shape) {
+    if (n < 0) throw py::value_error("logitloss._core: recycled_empty shape is negative");
+    if (n != 0 && bytes > static_cast<std::size_t>(PY_SSIZE_T_MAX) / static_cast<std::size_t>(n))
+      throw py::value_error("logitloss._core: recycled_empty shape is too large");
+    bytes *= static_cast<std::size_t>(n);
+  }
+  void* data = take_buffer(bytes);
+  if (!data) throw std::bad_alloc();
+  auto* owner = new RecycledBuffer{data, bytes};
+  py::capsule base(owner, &give_back);  // frees the buffer if the array fails
+  trace_allocation(data, bytes);
+  return py::array(dt, shape, std::vector<py::ssize_t>{}, data, base);
+}
+
+py::tuple buffer_cache_info() {
+  const BufferCacheStats s = buffer_cache_stats();
+  return py::make_tuple(s.buffers, s.bytes);
+}
+
 int64_t binary_loss_blocks(int64_t size) { return (size + kBinaryLossBlock - 1) / kBinaryLossBlock; }
 
 // Test-only: op(x) elementwise with the active ISA's vector math.
@@ -481,6 +537,10 @@ PYBIND11_MODULE(_core, m) {
   m.def("strided_view", &strided_view, py::arg("a"), py::arg("shape"), py::arg("strides"));
   m.def("_vector_math", &vector_math, py::arg("name"), py::arg("x"));
   m.def("row_sum", &row_sum, py::arg("a"));
+  m.def("recycled_empty", &recycled_empty, py::arg("shape"), py::arg("dtype"));
+  m.def("buffer_cache_info", &buffer_cache_info);
+  m.def("release_cached_buffers", &release_cached_buffers);
+  m.attr("buffer_recycling_supported") = buffer_recycling_supported();
   m.def("cross_entropy_reduced", &cross_entropy_reduced, py::arg("x"), py::arg("target"),
         py::arg("ignore_index"), py::arg("has_ignore"));
   // Integrations: gradient-boosting objectives.

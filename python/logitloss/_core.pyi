@@ -6,6 +6,7 @@ float64, float16, bfloat16); outputs are preallocated and filled in place.
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -71,6 +72,11 @@ def logistic_objective(
 
 # --- runtime
 def row_sum(a: npt.NDArray[np.float64]) -> float: ...
+def recycled_empty(shape: Sequence[int], dtype: np.dtype[Any]) -> _Array: ...
+def buffer_cache_info() -> tuple[int, int]: ...
+def release_cached_buffers() -> None: ...
+
+buffer_recycling_supported: bool
 def cross_entropy_reduced(
     x: _Array, target: npt.NDArray[np.int64], ignore_index: int, has_ignore: bool
 ) -> tuple[int, float, float]: ...

@@ -13,6 +13,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _outputs
+
 _KERNEL_FLOATS = frozenset({"float32", "float64", "float16", "bfloat16"})
 
 
@@ -140,11 +142,11 @@ class ClassLayout(NamedTuple):
     def new_output(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
         """A fresh array shaped like the input and its writable 3-D view."""
         if self.contiguous_axes:
-            full = np.empty(self.shape, dtype)
+            full = _outputs.empty(self.shape, dtype)
             return full, full.reshape(self.outer, self.classes, self.inner)
         others = [d for d in range(len(self.shape)) if d not in self.axes]
         perm = others + list(self.axes)
-        moved = np.empty(tuple(self.shape[d] for d in perm), dtype)
+        moved = _outputs.empty(tuple(self.shape[d] for d in perm), dtype)
         return moved.transpose(np.argsort(perm)), moved.reshape(self.outer, self.classes, 1)
 
 

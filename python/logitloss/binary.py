@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import _core
+from . import _core, _outputs
 from ._scalars import as_scalar
 from ._validation import as_array, broadcast_to_shape, compute_dtype
 
@@ -139,7 +139,7 @@ def _kernel_views(
     perm = sorted(range(len(shape)), key=lambda d: -abs(x.strides[d]))
     pshape = tuple(shape[d] for d in perm)
     ins = [None if a is None else a.transpose(perm) for a in inputs]
-    outs = [np.empty(pshape, dtype) for _ in range(n_outputs)]
+    outs = [_outputs.empty(pshape, dtype) for _ in range(n_outputs)]
     inverse = sorted(range(len(perm)), key=perm.__getitem__)
     results = [o.transpose(inverse) for o in outs]
     layout = _merged_layout(pshape, [a for a in ins if a is not None] + outs)

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import _core
+from . import _core, _outputs
 from ._scalars import as_scalar, ieee_div
 from ._validation import (
     ClassLayout,
@@ -272,7 +272,7 @@ def _grad_scale(
 
 def _new_grad(op: _Operands, nll: bool) -> tuple[np.ndarray, np.ndarray]:
     layout = op.layout
-    full = (np.zeros if nll else np.empty)(layout.shape, op.dtype)
+    full = np.zeros(layout.shape, op.dtype) if nll else _outputs.empty(layout.shape, op.dtype)
     return full, full.reshape(layout.outer, layout.classes, layout.inner)
 
 
@@ -364,7 +364,7 @@ def _common_value_and_grad(
         den = _core.row_sum(weights)
         scalar = ieee_div(1.0, den)
     loss = np.empty(rows)
-    grad = np.empty((rows, classes), input.dtype)
+    grad = _outputs.empty((rows, classes), input.dtype)
     if _core.cross_entropy(x3, target, None, None, ignore_index, True, 0.0, loss, None,
                            grad.reshape(rows, classes, 1), None, scalar, False) >= 0:
         return None
