@@ -271,7 +271,7 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
       if constexpr (kGrad) fill_row<T>(t.grad, r, kNaN<double>);
       continue;
     }
-    const T* next = r + 1 < r1 ? static_cast<const T*>(t.x.data) + row_offset(t.x, r + 1) : nullptr;
+    const T* next = next_row<T>(t.x, r, r1);
     Sums<> s{double(m), 0.0, 0.0, 0.0, 0.0};
     if constexpr (M == Mode::index)
       exp_pass<T, kKeepExp>(x, C, m, next, g, s.ties, s.rest);

@@ -61,6 +61,12 @@ inline void prefetch_chunk(const T* next_row, int64_t k) {
     __builtin_prefetch(next_row + k, 0, 3);
 }
 
+// Row r + 1 of x while it is in [r0, r1): the row an exp pass prefetches.
+template <class T>
+inline const T* next_row(const View3& x, int64_t r, int64_t r1) {
+  return r + 1 < r1 ? static_cast<const T*>(x.data) + row_offset(x, r + 1) : nullptr;
+}
+
 // The exp pass of an unweighted contiguous row with finite max m: `ties`
 // counts the entries equal to m, `rest` sums exp(x - m) over the others, and
 // with kKeep every exp(x - m) is also stored to `keep`. The hot loop of the
