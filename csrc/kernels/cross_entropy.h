@@ -367,6 +367,13 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
   const int64_t C = t.x.classes;
   const double eps = t.smoothing;
   const F uniform = F(eps / double(C));
+  if (M != Mode::prob && !t.loss && !kGrad) {  // targets only: no blocks needed
+    for (int64_t r = r0; r < r1; ++r) {
+      const RowTarget tg = row_target(t, r);
+      if (t.target_weight) t.target_weight[r] = tg.weight;
+    }
+    return;
+  }
   for_row_blocks<W>(r0, r1, [&](int64_t rb, int n) {
     RowTarget tg[W]{};  // lanes past n copy lane n - 1 (n >= 1)
     bool any_active = false;
@@ -438,8 +445,7 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
       lanes.b[j] = on ? eps / double(C) : 0.0;
       lanes.scale[j] = kGrad && on ? row_scale(t, r) : 0.0;
       lanes.w_t[j] = tg[j].weight;
-      lanes.x_t[j] = M == Mode::prob || !on ? lanes.m[j]
-                                            : double(to_compute(row_ptr<T>(t.x, r)[tg[j].index]));
+      lanes.x_t[j] = M == Mode::prob || !on ? lanes.m[j] : double(to_compute(xb.at(j, tg[j].index)));
     }
     alignas(64) double loss_d[W], mul_d[W], grad_t_d[W];
     lane_losses<M>(lanes, loss_d);
@@ -474,7 +480,7 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
         else if (special[j])
           fill_row<T>(t.grad, r, kNaN<double>);
         else if (M != Mode::prob)
-          row_ptr<T>(t.grad, r)[tg[j].index] = from_compute<T>(F(grad_t_d[j]));
+          gb.at(j, tg[j].index) = from_compute<T>(F(grad_t_d[j]));
       }
     }
   });

@@ -26,10 +26,11 @@ constexpr F kInf = std::numeric_limits<F>::infinity();
 template <class F>
 constexpr F kNaN = std::numeric_limits<F>::quiet_NaN();
 
-inline int64_t row_offset(const View3& v, int64_t r) {
-  return (r / v.inner) * v.s_outer + (r % v.inner) * v.s_inner;
-}
-inline int64_t row_offset(const MutView3& v, int64_t r) {
+// Row r's offset. inner == 1 (the class axis last) is the common case and
+// skips the two 64-bit divisions, which cost more than a short row's exps.
+template <class View>
+inline int64_t row_offset(const View& v, int64_t r) {
+  if (v.inner == 1) return r * v.s_outer;
   return (r / v.inner) * v.s_outer + (r % v.inner) * v.s_inner;
 }
 
@@ -89,6 +90,9 @@ struct RowBlockOf {
         for (int64_t k = 0; k < v.classes; ++k) stage[k * W + j] = to_compute(base[off[j] + k * s_class]);
     }
   }
+  // Class k of lane j's row, in storage: scalar access to a block's rows
+  // without row_offset's two 64-bit divisions per row.
+  Base& at(int j, int64_t k) const { return base[off[j] + k * s_class]; }
   V load(int64_t k) const {
     if (staged) return LL_ISA::load<F>(stage + k * W);
     const Base* p = base + k * s_class;
