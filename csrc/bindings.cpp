@@ -385,6 +385,8 @@ void give_back(void* capsule_pointer) {
 // outputs]); the buffer returns to the cache when the array and every view
 // of it are gone.
 py::array recycled_empty(const std::vector<py::ssize_t>& shape, const py::dtype& dt) {
+  if (dt.attr("hasobject").cast<bool>())  // uninitialised object pointers would crash
+    throw py::type_error("logitloss._core: recycled_empty takes no object dtype");
   std::size_t bytes = static_cast<std::size_t>(dt.itemsize());
   for (py::ssize_t n : shape) {
     if (n < 0) throw py::value_error("logitloss._core: recycled_empty shape is negative");

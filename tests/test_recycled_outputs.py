@@ -156,6 +156,11 @@ def test_recycled_empty_rejects_bad_shapes(shape, message):
         _core.recycled_empty(shape, np.dtype(np.float32))
 
 
+def test_recycled_empty_rejects_object_dtypes():
+    with pytest.raises(TypeError, match="no object dtype"):
+        _core.recycled_empty((2,), np.dtype(object))
+
+
 def test_recycled_empty_of_zero_bytes():
     a = _core.recycled_empty((0, 3), np.dtype(np.float64))
     assert a.shape == (0, 3)
