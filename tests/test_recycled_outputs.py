@@ -165,3 +165,24 @@ def test_recycled_empty_of_zero_bytes():
     a = _core.recycled_empty((0, 3), np.dtype(np.float64))
     assert a.shape == (0, 3)
     assert a.dtype == np.float64
+
+
+def test_concurrent_calls_never_share_a_buffer(big):
+    """Python threads (the kernels release the GIL) taking and returning
+    recycled buffers at once: every result stays its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    x, t, _ = big
+    scales = [1.0, -1.0, 2.0, 0.5]
+    expected = [fresh(ll.cross_entropy_grad, s * x, t) for s in scales]
+
+    def work(i: int) -> bool:
+        ok = True
+        for _ in range(3):
+            _, g = ll.cross_entropy_value_and_grad(scales[i] * x, t)
+            ok &= recycled(g) and bool(np.array_equal(g, expected[i]))
+        return ok
+
+    with ThreadPoolExecutor(len(scales)) as pool:
+        assert all(pool.map(work, range(len(scales))))
+    assert _core.buffer_cache_info()[0] <= 2
