@@ -363,7 +363,9 @@ constexpr unsigned int kNumpyTraceDomain = 389047;
 void trace_allocation(void* p, std::size_t bytes) {
   c_api::PyTraceMalloc_Track(kNumpyTraceDomain, reinterpret_cast<uintptr_t>(p), bytes);
 }
-void trace_release(void* p) { c_api::PyTraceMalloc_Untrack(kNumpyTraceDomain, reinterpret_cast<uintptr_t>(p)); }
+void trace_release(void* p) {
+  c_api::PyTraceMalloc_Untrack(kNumpyTraceDomain, reinterpret_cast<uintptr_t>(p));
+}
 #else
 void trace_allocation(void*, std::size_t) {}
 void trace_release(void*) {}

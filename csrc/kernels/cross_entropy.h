@@ -242,7 +242,7 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
   constexpr int W = lanes_v<V>;
   // float/double: keep exp(x - m) in the gradient row between the passes;
   // 16-bit storage would round it, so recompute instead.
-  constexpr bool kKeepExp = kGrad && sizeof(T) == sizeof(F);
+  constexpr bool kKeepExp = kGrad && kKeepsExps<T>;
   const int64_t C = t.x.classes;
   const double eps = t.smoothing;
   const F uniform = F(eps / double(C));
@@ -367,11 +367,12 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
   const int64_t C = t.x.classes;
   const double eps = t.smoothing;
   const F uniform = F(eps / double(C));
-  if (M != Mode::prob && !t.loss && !kGrad) {  // targets only: no blocks needed
-    for (int64_t r = r0; r < r1; ++r) {
-      const RowTarget tg = row_target(t, r);
-      if (t.target_weight) t.target_weight[r] = tg.weight;
-    }
+  if (!t.loss && !kGrad) {  // targets only: no blocks needed
+    if constexpr (M != Mode::prob)
+      for (int64_t r = r0; r < r1; ++r) {
+        const RowTarget tg = row_target(t, r);
+        if (t.target_weight) t.target_weight[r] = tg.weight;
+      }
     return;
   }
   for_row_blocks<W>(r0, r1, [&](int64_t rb, int n) {
@@ -389,7 +390,6 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
       }
       any_active |= tg[j].active;
     }
-    if (!t.loss && !kGrad) return;  // targets only
     if (!any_active) {
       for (int j = 0; j < n; ++j) {
         if (t.loss) t.loss[rb + j] = 0;
@@ -408,7 +408,7 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
     // As in contig_rows, keep exp(x - m) in the gradient between the passes
     // when the block's gradient rows load and store as whole vectors.
     const MutRowBlock<T> gb(grad_or_geometry(t), rb, n);
-    const bool keep_exp = kGrad && sizeof(T) == sizeof(F) && gb.contiguous;
+    const bool keep_exp = kGrad && kKeepsExps<T> && gb.contiguous;
     // Short rows keep them here instead (any storage type: F is not rounded).
     BlockExps<T> kept(kGrad && !keep_exp, C);
     F* const keep_local = kept.buffer();

@@ -194,12 +194,12 @@ void lse_grad_rows(const LseGradTask& t, int64_t r0, int64_t r1) noexcept {
     return double(to_compute(g[r])) / (st.ties + st.rest);
   };
   if (t.x.s_class == 1 && t.out.s_class == 1 && (!kHasB || t.b.s_class == 1) && !short_rows<T>(C)) {
+    constexpr bool kKeep = !kHasB && kKeepsExps<T>;  // weighted exps are not kept
     for (int64_t r = r0; r < r1; ++r) {
       const T* x = static_cast<const T*>(t.x.data) + row_offset(t.x, r);
       const T* b = kHasB ? static_cast<const T*>(t.b.data) + row_offset(t.b, r) : nullptr;
       T* out = static_cast<T*>(t.out.data) + row_offset(t.out, r);
       RowStats st;
-      constexpr bool kKeep = !kHasB && sizeof(T) == sizeof(F);  // keep_target's rule
       if (!contig_stats<T, kHasB>(x, b, C, st, next_row<T>(t.x, r, r1), kKeep ? out : nullptr)) {
         lse_grad_special<T, kHasB>(t.x, t.b, t.out, r);
         continue;
@@ -263,7 +263,6 @@ void softmax_grad_contig(const SoftmaxGradTask& t, int64_t r0, int64_t r1) {
   using V = vec_t<F>;
   using A = acc_t<V>;
   constexpr int W = lanes_v<V>;
-  constexpr bool kKeep = sizeof(T) == sizeof(F);  // keep_target's rule
   const int64_t C = t.x.classes;
   for (int64_t r = r0; r < r1; ++r) {
     const T* x = static_cast<const T*>(t.x.data) + row_offset(t.x, r);
@@ -277,7 +276,8 @@ void softmax_grad_contig(const SoftmaxGradTask& t, int64_t r0, int64_t r1) {
     const V m = splat<V>(F(st.m));
     const V inv = splat<V>(F(softmax_row(st).inv_total));
     const auto softmax_at = [&](int64_t k, int64_t n) {
-      return (kKeep ? load_n<T>(out + k, n, F(0)) : exp_diff(load_n<T>(x + k, n, -kInf<F>), m)) * inv;
+      const V e = kKeepsExps<T> ? load_n<T>(out + k, n, F(0)) : exp_diff(load_n<T>(x + k, n, -kInf<F>), m);
+      return e * inv;
     };
     A dot{};
     for_chunks_inlined<W>(C, [&](int64_t k, int64_t n) {

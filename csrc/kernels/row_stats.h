@@ -67,6 +67,11 @@ inline const T* next_row(const View3& x, int64_t r, int64_t r1) {
   return r + 1 < r1 ? static_cast<const T*>(x.data) + row_offset(x, r + 1) : nullptr;
 }
 
+// Whether storage T holds exp(x - m) between passes without rounding it:
+// float and double, not the 16-bit types.
+template <class T>
+constexpr bool kKeepsExps = sizeof(T) == sizeof(compute_t<T>);
+
 // The exp pass of an unweighted contiguous row with finite max m: `ties`
 // counts the entries equal to m, `rest` sums exp(x - m) over the others, and
 // with kKeep every exp(x - m) is also stored to `keep`. The hot loop of the
@@ -75,7 +80,7 @@ inline const T* next_row(const View3& x, int64_t r, int64_t r1) {
 template <class T, bool kKeep>
 inline void exp_pass(const T* x, int64_t C, compute_t<T> m, const T* next_row, T* keep,
                      double& ties, double& rest) {
-  static_assert(!kKeep || sizeof(T) == sizeof(compute_t<T>), "kept exps must not round");
+  static_assert(!kKeep || kKeepsExps<T>, "kept exps must not round");
   using F = compute_t<T>;
   using V = vec_t<F>;
   using A = acc_t<V>;
@@ -119,11 +124,10 @@ inline void exp_pass(const T* x, int64_t C, compute_t<T> m, const T* next_row, T
   rest = reduce_add(rest0 + rest1);
 }
 
-// Where a row's exps may be kept: the output row for float and double
-// storage; nowhere for 16-bit storage, which would round them.
+// Where a row's exps may be kept: the output row if it holds them exactly.
 template <class T>
 inline T* keep_target(T* out) {
-  return sizeof(T) == sizeof(compute_t<T>) ? out : nullptr;
+  return kKeepsExps<T> ? out : nullptr;
 }
 
 // Statistics of one contiguous row (lanes along the classes). Returns false,
@@ -148,7 +152,7 @@ inline bool contig_stats(const T* x, const T* b, int64_t C, RowStats& st,
   if (!std::isfinite(m)) return false;
   if constexpr (!kHasB) {
     st.m = double(m);
-    if constexpr (sizeof(T) == sizeof(F)) {
+    if constexpr (kKeepsExps<T>) {
       if (keep) {
         exp_pass<T, true>(x, C, m, next_row, keep, st.ties, st.rest);
         return true;
