@@ -376,20 +376,21 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
     return;
   }
   for_row_blocks<W>(r0, r1, [&](int64_t rb, int n) {
-    RowTarget tg[W]{};  // lanes past n copy lane n - 1 (n >= 1)
+    // Lanes past n copy lane n - 1 (n >= 1). Not value-initialised: zeroing
+    // it cost 2% of a 10-class value_and_grad (measured).
+    RowTarget tg[W];
+    if (n < 1) __builtin_unreachable();  // for_row_blocks' promise
     bool any_active = false;
-    for (int j = 0; j < W; ++j) {
-      const int64_t r = rb + (j < n ? j : n - 1);
+    for (int j = 0; j < n; ++j) {
       if constexpr (M == Mode::prob) {
         tg[j] = {true, 0, 1.0};
-      } else if (j < n) {
-        tg[j] = row_target(t, r);
-        if (t.target_weight) t.target_weight[r] = tg[j].weight;
       } else {
-        tg[j] = tg[n - 1];
+        tg[j] = row_target(t, rb + j);
+        if (t.target_weight) t.target_weight[rb + j] = tg[j].weight;
       }
       any_active |= tg[j].active;
     }
+    for (int j = n; j < W; ++j) tg[j] = tg[n - 1];
     if (!any_active) {
       for (int j = 0; j < n; ++j) {
         if (t.loss) t.loss[rb + j] = 0;

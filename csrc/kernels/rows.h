@@ -76,6 +76,22 @@ struct RowBlockOf {
   RowBlockOf(const View& v, int64_t r0, int n) {
     base = static_cast<Base*>(v.data);
     s_class = v.s_class;
+    set_offsets(v, r0, n);
+    if (kCanStage && !contiguous && v.classes <= kMaxStaged) {
+      staged = true;
+      for (int j = 0; j < W; ++j)
+        for (int64_t k = 0; k < v.classes; ++k) stage[k * W + j] = to_compute(base[off[j] + k * s_class]);
+    }
+  }
+  // off[j] = row r0 + min(j, n - 1)'s offset; `contiguous` when the rows
+  // follow each other along a unit-stride inner axis.
+  template <class View>
+  void set_offsets(const View& v, int64_t r0, int n) {
+    if (v.inner == 1) {  // the class axis last: no 64-bit division per block
+      for (int j = 0; j < W; ++j) off[j] = (r0 + (j < n ? j : n - 1)) * v.s_outer;
+      contiguous = false;  // a row block runs along `inner` only
+      return;
+    }
     // Step (outer, inner) along the rows: no integer division per lane.
     int64_t o = r0 / v.inner, i = r0 % v.inner;
     const int64_t i0 = i;
@@ -84,11 +100,6 @@ struct RowBlockOf {
       if (j + 1 < n && ++i == v.inner) i = 0, ++o;
     }
     contiguous = n == W && v.s_inner == 1 && i0 + W <= v.inner;
-    if (kCanStage && !contiguous && v.classes <= kMaxStaged) {
-      staged = true;
-      for (int j = 0; j < W; ++j)
-        for (int64_t k = 0; k < v.classes; ++k) stage[k * W + j] = to_compute(base[off[j] + k * s_class]);
-    }
   }
   // Class k of lane j's row, in storage: scalar access to a block's rows
   // without row_offset's two 64-bit divisions per row.
@@ -132,6 +143,8 @@ struct MutRowBlock : RowBlockOf<T, T> {
     T* p = this->base + k * this->s_class;
     if (this->contiguous)
       LL_ISA::store<T>(p + this->off[0], v);
+    else if (n == lanes_v<V>)
+      scatter<T>(p, this->off, v, lanes_v<V>);  // unrolled: no branch per lane
     else
       scatter<T>(p, this->off, v, n);
   }
