@@ -401,6 +401,11 @@ def test_fast_path_equals_the_general_path_bit_for_bit(rng, dtype, reduction, sh
     assert grad.dtype == dtype
     assert grad.flags.c_contiguous
     np.testing.assert_array_equal(grad, grad_general)
+    grad_only = ll.cross_entropy_grad(x, t, reduction=reduction)
+    assert grad_only.dtype == dtype
+    np.testing.assert_array_equal(grad_only, grad_general)
+    grad_only_general = ll.cross_entropy_grad(x, t, reduction=reduction, axis=1)
+    np.testing.assert_array_equal(grad_only, grad_only_general)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
@@ -413,6 +418,10 @@ def test_fast_path_reports_out_of_range_targets_like_the_general_path(reduction)
         IndexError, match="cross_entropy_value_and_grad: target 9 is out of range for 4 classes"
     ):
         ll.cross_entropy_value_and_grad(x, t, reduction=reduction)
+    with pytest.raises(
+        IndexError, match="cross_entropy_grad: target 9 is out of range for 4 classes"
+    ):
+        ll.cross_entropy_grad(x, t, reduction=reduction)
 
 
 def test_fast_path_on_a_strided_input_and_all_targets_ignored():
@@ -424,6 +433,7 @@ def test_fast_path_on_a_strided_input_and_all_targets_ignored():
     loss, grad = ll.cross_entropy_value_and_grad(x, np.full(4, -100))
     assert np.isnan(loss)  # 0 / 0, as PyTorch
     np.testing.assert_array_equal(grad, ll.cross_entropy_grad(x, np.full(4, -100), axis=1))
+    np.testing.assert_array_equal(ll.cross_entropy_grad(x, t), ll.cross_entropy_grad(x, t, axis=1))
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32])

@@ -349,10 +349,11 @@ def _is_common_call(
 
 
 def _common_value_and_grad(
-    input: np.ndarray, target: np.ndarray, ignore_index: int, reduction: str
+    input: np.ndarray, target: np.ndarray, ignore_index: int, reduction: str,
+    with_value: bool = True,
 ) -> tuple[Any, np.ndarray] | None:
-    """_value_and_grad's kernel calls for a common call (so the same bits);
-    None when a target is out of range."""
+    """_value_and_grad's (or, without the value, _grad's) kernel calls for a
+    common call, so the same bits; None when a target is out of range."""
     rows, classes = input.shape
     x3 = input.reshape(rows, classes, 1)
     scalar, den = 1.0, 0.0
@@ -363,11 +364,13 @@ def _common_value_and_grad(
             return None
         den = _core.row_sum(weights)
         scalar = ieee_div(1.0, den)
-    loss = np.empty(rows)
+    loss = np.empty(rows) if with_value else None
     grad = _outputs.empty((rows, classes), input.dtype)
     if _core.cross_entropy(x3, target, None, None, ignore_index, True, 0.0, loss, None,
                            grad.reshape(rows, classes, 1), None, scalar, False) >= 0:
         return None
+    if loss is None:
+        return None, grad
     total = _core.row_sum(loss)
     return as_scalar(input.dtype, total if reduction == "sum" else ieee_div(total, den)), grad
 
@@ -469,6 +472,13 @@ def cross_entropy_grad(
     >>> ll.cross_entropy_grad([[0.0, 0.0]], [1])
     array([[ 0.5, -0.5]])
     """
+    if grad_output is None and _is_common_call(
+        input, target, weight, ignore_index, reduction, label_smoothing, axis
+    ):
+        result = _common_value_and_grad(input, target, ignore_index, reduction, with_value=False)
+        if result is not None:
+            return result[1]
+        # An out-of-range target: the generic path raises the error.
     return _grad(
         "cross_entropy_grad", False,
         (input, target, weight, ignore_index, reduction, label_smoothing, axis),
