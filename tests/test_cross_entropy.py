@@ -408,6 +408,23 @@ def test_fast_path_equals_the_general_path_bit_for_bit(rng, dtype, reduction, sh
     np.testing.assert_array_equal(grad_only, grad_only_general)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3), (37, 10), (3000, 7)])
+def test_unreduced_fast_path_equals_the_general_path_bit_for_bit(rng, dtype, shape):
+    x = (rng.standard_normal(shape) * 5).astype(dtype)
+    x[0, 0], x[0, -1] = np.finfo(dtype).max, -np.finfo(dtype).max
+    t = rng.integers(0, shape[1], shape[0])
+    t[::5] = -100
+    t[0] = shape[1] - 1  # a loss of 2 * max: inf in float32 (when there are 2 classes or more)
+    fast = ll.cross_entropy(x, t, reduction="none")
+    general = ll.cross_entropy(x, t, reduction="none", axis=1)
+    assert fast.dtype == general.dtype == dtype
+    assert fast.shape == general.shape == (shape[0],)
+    np.testing.assert_array_equal(fast, general)
+    with pytest.raises(IndexError, match="cross_entropy: target 9 is out of range for 1 classes"):
+        ll.cross_entropy(np.zeros((2, 1), dtype), np.array([0, 9]), reduction="none")
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_fast_path_reports_out_of_range_targets_like_the_general_path(reduction):
     x = np.zeros((3, 4), np.float32)

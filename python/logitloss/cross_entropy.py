@@ -325,17 +325,18 @@ def _value_and_grad(func: str, nll: bool, args: tuple[Any, ...]) -> tuple[Any, n
 
 def _is_common_call(
     input: Any, target: Any, weight: Any, ignore_index: Any, reduction: Any,
-    label_smoothing: Any, axis: Any,
+    label_smoothing: Any, axis: Any, unreduced: bool = False,
 ) -> bool:
     """A plain float32/float64 (N, C) array with contiguous int64 targets,
-    'mean' or 'sum', no weight or smoothing: every argument checked in full,
-    so the call may skip the generic argument handling."""
+    'mean' or 'sum' (or, if `unreduced`, 'none'), no weight or smoothing:
+    every argument checked in full, so the call may skip the generic
+    argument handling."""
     return (
         weight is None
         and axis is None
         and type(input) is np.ndarray
         and type(target) is np.ndarray
-        and (reduction == "mean" or reduction == "sum")
+        and (reduction == "mean" or reduction == "sum" or (unreduced and reduction == "none"))
         and type(label_smoothing) is float
         and label_smoothing == 0.0
         and type(ignore_index) is int
@@ -373,6 +374,22 @@ def _common_value_and_grad(
         return None, grad
     total = _core.row_sum(loss)
     return as_scalar(input.dtype, total if reduction == "sum" else ieee_div(total, den)), grad
+
+
+def _common_losses(
+    input: np.ndarray, target: np.ndarray, ignore_index: int
+) -> np.ndarray | None:
+    """_value's kernel call and _reduce's 'none' cast for a common call; None
+    when a target is out of range."""
+    rows, classes = input.shape
+    loss = np.empty(rows)
+    if _core.cross_entropy(input.reshape(rows, classes, 1), target, None, None, ignore_index,
+                           True, 0.0, loss, None, None, None, 1.0, False) >= 0:
+        return None
+    if input.dtype == _FLOAT64:
+        return loss
+    with np.errstate(over="ignore"):  # a loss beyond float32's range is inf
+        return loss.astype(input.dtype)
 
 
 # ------------------------------------------------------------ public API
@@ -435,7 +452,13 @@ def cross_entropy(
     >>> ll.cross_entropy([[2.0, 0.0, 0.0]], [0])
     np.float64(0.23954476622188453)
     """
-    if _is_common_call(input, target, weight, ignore_index, reduction, label_smoothing, axis):
+    if reduction == "none" and _is_common_call(
+        input, target, weight, ignore_index, reduction, label_smoothing, axis, unreduced=True
+    ):
+        losses = _common_losses(input, target, ignore_index)
+        if losses is not None:
+            return losses
+    elif _is_common_call(input, target, weight, ignore_index, reduction, label_smoothing, axis):
         # The common call skips the generic argument handling (which costs
         # several times the kernel on small inputs).
         x3 = input.reshape(input.shape[0], input.shape[1], 1)
