@@ -78,6 +78,21 @@ struct LogConst<vd> {
   }
 };
 
+// An exponent k (|k| < 2^31) as a float or double, exactly. Without
+// AVX-512DQ there is no vector int64 -> double conversion, and GCC converts
+// lane by lane (an extract and a scalar cvtsi2sd per lane: a seventh of the
+// row blocks' log finish); adding k to the bits of 1.5 * 2^52 and subtracting
+// 1.5 * 2^52 is exact for |k| < 2^51.
+inline vf small_int_to_float(vi32 k) { return __builtin_convertvector(k, vf); }
+inline vd small_int_to_float(vi64 k) {
+#if defined(__AVX512DQ__)
+  return __builtin_convertvector(k, vd);
+#else
+  constexpr double kMagic = 6755399441055744.0;  // 1.5 * 2^52
+  return (vd)((vi64)splat<vd>(kMagic) + k) - kMagic;
+#endif
+}
+
 // log(2^k * m) for m in [sqrt(1/2), sqrt(2)), k as a float: the core of
 // Note [Vector log], shared by log_finite and log1p_unit.
 template <class V>
@@ -105,7 +120,7 @@ LL_VECMATH V log_finite(V x) {
   const mask_t<V> big = m > C::sqrt2;
   m = big ? m * elem_t<V>(0.5) : m;
   k = big ? k + 1 : k;
-  return log_reduced(m, __builtin_convertvector(k, V));
+  return log_reduced(m, small_int_to_float(k));
 }
 
 }  // namespace detail
