@@ -210,27 +210,28 @@ inline void coef_pass(const CeTask& t, const T* x, const T* q, int64_t C, comput
   const F uniform = F(eps / double(C));
   const V mvec = splat<V>(m);
   const A mwide = widen(mvec);
-  A ties{}, rest{}, csum{}, cdot{};
+  A ties{};  // a count: exact
+  RowSum<A, kCompensatedSums<T>> rest, csum, cdot;
   for_chunks<W>(C, [&](int64_t k, int64_t n) {
     prefetch_chunk(next_row, k);
     const V xv = load_n<T>(x + k, n, -kInf<F>);
     const V e = exp_diff(xv, mvec);
     const auto tie = xv == mvec;
     ties += widen(tie ? splat<V>(F(1)) : V{});
-    rest += widen(tie ? V{} : e);
+    rest.add(widen(tie ? V{} : e));
     if constexpr (kKeep) store_n<T>(keep + k, e, n);
     A coef = load_weights<A>(t.weight, k, n);
     if constexpr (M == Mode::prob)
       coef = acc_mul(coef, widen(load_n<T>(q + k, n, F(0)) * F(1 - eps) + uniform));
     // Pad lanes hold x = m so that 0 * (m - x) stays 0.
     const V xd = n == W ? xv : load_partial<T>(x + k, n, m);
-    csum += coef;
-    cdot += acc_mul(coef, mwide - widen(xd));
+    csum.add(coef);
+    cdot.add(acc_mul(coef, mwide - widen(xd)));
   });
   s.ties = reduce_add(ties);
-  s.rest = reduce_add(rest);
-  s.coef_sum = reduce_add(csum);
-  s.coef_dot = reduce_add(cdot);
+  s.rest = reduce_add(rest.value());
+  s.coef_sum = reduce_add(csum.value());
+  s.coef_dot = reduce_add(cdot.value());
 }
 
 // Cross-entropy of rows whose classes are contiguous in x, grad and prob.
@@ -413,22 +414,24 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
     // Short rows keep them here instead (any storage type: F is not rounded).
     BlockExps<T> kept(kGrad && !keep_exp, C);
     F* const keep_local = kept.buffer();
-    A ties{}, rest{}, csum{}, cdot{};
+    A ties{};  // a count: exact
+    RowSum<A, kCompensatedSums<T>> rest_sum, csum, cdot;
     for (int64_t k = 0; k < C; ++k) {
       const V xv = xb.load(k);
       const V e = exp_diff(xv, m);
       const auto tie = xv == m;
       ties += widen(tie ? splat<V>(F(1)) : V{});
-      rest += widen(tie ? V{} : e);
+      rest_sum.add(widen(tie ? V{} : e));
       if (keep_exp) gb.store(k, e, n);
       if (keep_local) store<F>(keep_local + k * W, e);
       if constexpr (M != Mode::index) {
         A coef = acc_splat<A>(t.weight ? t.weight[k] : 1.0);
         if constexpr (M == Mode::prob) coef = acc_mul(coef, widen(qb.load(k) * F(1 - eps) + uniform));
-        csum += coef;
-        cdot += acc_mul(coef, mwide - widen(xv));
+        csum.add(coef);
+        cdot.add(acc_mul(coef, mwide - widen(xv)));
       }
     }
+    const A rest = rest_sum.value();
     // The rows' finish, one row per double lane (Note [Stable cross-entropy]).
     static_assert(sizeof(A) == W * sizeof(double), "W double lanes");
     BlockLanes<W> lanes;
@@ -436,8 +439,8 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
     store_lanes(lanes.ties, ties);
     store_lanes(lanes.rest, rest);
     store_lanes(lanes.L, log_total_lanes(ties, rest));  // special lanes: unused
-    store_lanes(lanes.coef_sum, csum);
-    store_lanes(lanes.coef_dot, cdot);
+    store_lanes(lanes.coef_sum, csum.value());
+    store_lanes(lanes.coef_dot, cdot.value());
     for (int j = 0; j < W; ++j) {
       const int64_t r = rb + (j < n ? j : n - 1);
       // Inactive lanes get zero coefficients, so their gradient is 0 * exp.

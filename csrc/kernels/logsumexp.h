@@ -279,12 +279,12 @@ void softmax_grad_contig(const SoftmaxGradTask& t, int64_t r0, int64_t r1) {
       const V e = kKeepsExps<T> ? load_n<T>(out + k, n, F(0)) : exp_diff(load_n<T>(x + k, n, -kInf<F>), m);
       return e * inv;
     };
-    A dot{};
+    RowSum<A, kCompensatedSums<T>> dot;
     for_chunks_inlined<W>(C, [&](int64_t k, int64_t n) {
       const V gv = load_n<T>(g + k, n, F(0));
-      dot += kLog ? widen(gv) : widen(gv * softmax_at(k, n));
+      dot.add(kLog ? widen(gv) : widen(gv * softmax_at(k, n)));
     });
-    const V d = splat<V>(F(reduce_add(dot)));
+    const V d = splat<V>(F(reduce_add(dot.value())));
     for_chunks_inlined<W>(C, [&](int64_t k, int64_t n) {
       const V gv = load_n<T>(g + k, n, F(0));
       const V y = softmax_at(k, n);
@@ -315,12 +315,12 @@ void softmax_grad_rows(const SoftmaxGradTask& t, int64_t r0, int64_t r1) noexcep
     const BlockStats<T, false> st(xb, nullptr, C, kept.buffer());
     V inv;
     for (int j = 0; j < W; ++j) inv[j] = F(softmax_row(st.lane(j)).inv_total);
-    A dot{};
+    RowSum<A, kCompensatedSums<T>> dot;
     for (int64_t k = 0; k < C; ++k) {
       const V gv = gb.load(k);
-      dot += t.log ? widen(gv) : widen(gv * (kept.get(k, xb, st.m) * inv));
+      dot.add(t.log ? widen(gv) : widen(gv * (kept.get(k, xb, st.m) * inv)));
     }
-    const V d = narrow<V>(dot);
+    const V d = narrow<V>(dot.value());
     for (int64_t k = 0; k < C; ++k) {
       const V gv = gb.load(k);
       const V y = kept.get(k, xb, st.m) * inv;

@@ -10,7 +10,8 @@
 // a plain log(ties + rest) would round them away (the split SciPy 1.15+ uses).
 // exp(x - m) compensates the rounding of x - m (Note [Vector exp]) and the
 // sums are accumulated in double for every storage type, so a float32 row
-// loses nothing to cancellation or to the order of the additions.
+// loses nothing to cancellation or to the order of the additions; a float64
+// row's sums are compensated (kCompensatedSums) for the same effect.
 // Rows whose max is not finite (+inf, or -inf: all -inf / all masked / all
 // NaN) take a scalar path that reproduces SciPy's special values.
 #pragma once
@@ -72,6 +73,36 @@ inline const T* next_row(const View3& x, int64_t r, int64_t r1) {
 template <class T>
 constexpr bool kKeepsExps = sizeof(T) == sizeof(compute_t<T>);
 
+// A sum of row terms in double lanes; kCompensated also sums each
+// addition's exact rounding error (Knuth's TwoSum; its loop-carried chain is
+// one addition, where Kahan's is four), see kCompensatedSums.
+template <class A, bool kCompensated>
+struct RowSum {
+  A sum{}, err{};
+  void add(A x) {
+    if constexpr (kCompensated) {
+      const A total = sum + x;
+      const A from_x = total - sum;
+      err += (sum - (total - from_x)) + (x - from_x);  // (sum + x) - total, exactly
+      sum = total;
+    } else {
+      sum += x;
+    }
+  }
+  A value() const { return kCompensated ? sum + err : sum; }
+};
+
+// Whether a row's sums (of exps, weights, coefficients) are compensated:
+// for double storage, whose compute type is the accumulator's. A plain sum of
+// n terms drifts by up to n/2 ULP when the terms repeat (each addition
+// rounding the same way): softmax was 11 ULP off on a 4097-class float64 row
+// with 2048 equal entries, and softmax_grad's d = sum g * y, which nearly
+// cancels against g in y * (g - d), failed a property test (29 classes, 7
+// ULP). Compensated, such sums are within about 2 ULP. Float storage sums its
+// float terms in double, far below their precision, and stays uncompensated.
+template <class T>
+constexpr bool kCompensatedSums = std::is_same<compute_t<T>, double>::value;
+
 // The exp pass of an unweighted contiguous row with finite max m: `ties`
 // counts the entries equal to m, `rest` sums exp(x - m) over the others, and
 // with kKeep every exp(x - m) is also stored to `keep`. The hot loop of the
@@ -88,7 +119,7 @@ inline void exp_pass(const T* x, int64_t C, compute_t<T> m, const T* next_row, T
   constexpr int W = lanes_v<V>;
   constexpr int64_t kSegment = int64_t(1) << 30;
   const V mv = splat<V>(m);
-  A rest0{}, rest1{};
+  RowSum<A, kCompensatedSums<T>> rest0, rest1;
   double tie_count = 0;
   for (int64_t s0 = 0; s0 < C; s0 += kSegment) {
     const int64_t s1 = C - s0 < kSegment ? C : s0 + kSegment;
@@ -102,8 +133,8 @@ inline void exp_pass(const T* x, int64_t C, compute_t<T> m, const T* next_row, T
       const M tie_a = a == mv, tie_b = b == mv;
       count0 -= tie_a;  // a true lane is -1
       count1 -= tie_b;
-      rest0 += widen(tie_a ? V{} : ea);
-      rest1 += widen(tie_b ? V{} : eb);
+      rest0.add(widen(tie_a ? V{} : ea));
+      rest1.add(widen(tie_b ? V{} : eb));
       if constexpr (kKeep) {
         store<T>(keep + k, ea);
         store<T>(keep + k + W, eb);
@@ -114,14 +145,14 @@ inline void exp_pass(const T* x, int64_t C, compute_t<T> m, const T* next_row, T
       const V ea = exp_diff(a, mv);
       const M tie_a = a == mv;
       count0 -= tie_a;
-      rest0 += widen(tie_a ? V{} : ea);
+      rest0.add(widen(tie_a ? V{} : ea));
       if constexpr (kKeep) store_n<T>(keep + k + j, ea, n);
     });
     count0 += count1;
     for (int j = 0; j < W; ++j) tie_count += double(count0[j]);
   }
   ties = tie_count;
-  rest = reduce_add(rest0 + rest1);
+  rest = reduce_add(rest0.value() + rest1.value());
 }
 
 // Where a row's exps may be kept: the output row if it holds them exactly.
@@ -162,7 +193,7 @@ inline bool contig_stats(const T* x, const T* b, int64_t C, RowStats& st,
     return true;
   }
   const V mvec = splat<V>(m);
-  A ties{}, rest{};
+  RowSum<A, kCompensatedSums<T>> ties, rest;
   for_chunks<W>(C, [&](int64_t k, int64_t n) {
     prefetch_chunk(next_row, k);
     V xv = load_n<T>(x + k, n, -kInf<F>);
@@ -174,10 +205,10 @@ inline bool contig_stats(const T* x, const T* b, int64_t C, RowStats& st,
     const auto tie = xv == mvec;
     V e = exp_diff(xv, mvec);
     if constexpr (kHasB) e *= w;
-    ties += widen(tie ? w : V{});
-    rest += widen(tie ? V{} : e);
+    ties.add(widen(tie ? w : V{}));
+    rest.add(widen(tie ? V{} : e));
   });
-  st = {double(m), reduce_add(ties), reduce_add(rest)};
+  st = {double(m), reduce_add(ties.value()), reduce_add(rest.value())};
   return true;
 }
 
@@ -245,6 +276,7 @@ struct BlockStats {
   }
   template <bool kKeep>
   void exp_sums(const RowBlock<T>& xb, const RowBlock<T>* bb, int64_t C, F* keep) {
+    RowSum<A, kCompensatedSums<T>> tie_sum, rest_sum;
     for (int64_t k = 0; k < C; ++k) {
       V xv = xb.load(k);
       V w = splat<V>(F(1));
@@ -256,9 +288,11 @@ struct BlockStats {
       V e = exp_diff(xv, m);
       if constexpr (kKeep) store<F>(keep + k * W, e);
       if constexpr (kHasB) e *= w;
-      ties += widen(tie ? w : V{});
-      rest += widen(tie ? V{} : e);
+      tie_sum.add(widen(tie ? w : V{}));
+      rest_sum.add(widen(tie ? V{} : e));
     }
+    ties = tie_sum.value();
+    rest = rest_sum.value();
   }
   RowStats lane(int j) const { return {double(m[j]), ties[j], rest[j]}; }
   // log(ties + rest) of every lane (unweighted rows only).
