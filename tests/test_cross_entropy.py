@@ -421,8 +421,17 @@ def test_unreduced_fast_path_equals_the_general_path_bit_for_bit(rng, dtype, sha
     assert fast.dtype == general.dtype == dtype
     assert fast.shape == general.shape == (shape[0],)
     np.testing.assert_array_equal(fast, general)
-    with pytest.raises(IndexError, match="cross_entropy: target 9 is out of range for 1 classes"):
-        ll.cross_entropy(np.zeros((2, 1), dtype), np.array([0, 9]), reduction="none")
+    fused, grad = ll.cross_entropy_value_and_grad(x, t, reduction="none")
+    fused_general, grad_general = ll.cross_entropy_value_and_grad(x, t, reduction="none", axis=1)
+    assert fused.dtype == grad.dtype == dtype
+    np.testing.assert_array_equal(fused, general)
+    np.testing.assert_array_equal(fused_general, general)
+    np.testing.assert_array_equal(grad, grad_general)
+    np.testing.assert_array_equal(ll.cross_entropy_grad(x, t, reduction="none"), grad_general)
+    zeros, bad = np.zeros((2, 1), dtype), np.array([0, 9])
+    for func in (ll.cross_entropy, ll.cross_entropy_grad, ll.cross_entropy_value_and_grad):
+        with pytest.raises(IndexError, match=f"{func.__name__}: target 9 is out of range for 1"):
+            func(zeros, bad, reduction="none")
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])

@@ -372,8 +372,18 @@ def _common_value_and_grad(
         return None
     if loss is None:
         return None, grad
+    if reduction == "none":
+        return _unreduced(loss, input.dtype), grad
     total = _core.row_sum(loss)
     return as_scalar(input.dtype, total if reduction == "sum" else ieee_div(total, den)), grad
+
+
+def _unreduced(loss: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """_reduce's 'none' cast of float64 per-row losses to a native dtype."""
+    if dtype == _FLOAT64:
+        return loss
+    with np.errstate(over="ignore"):  # a loss beyond float32's range is inf
+        return loss.astype(dtype)
 
 
 def _common_losses(
@@ -386,10 +396,7 @@ def _common_losses(
     if _core.cross_entropy(input.reshape(rows, classes, 1), target, None, None, ignore_index,
                            True, 0.0, loss, None, None, None, 1.0, False) >= 0:
         return None
-    if input.dtype == _FLOAT64:
-        return loss
-    with np.errstate(over="ignore"):  # a loss beyond float32's range is inf
-        return loss.astype(input.dtype)
+    return _unreduced(loss, input.dtype)
 
 
 # ------------------------------------------------------------ public API
@@ -496,7 +503,7 @@ def cross_entropy_grad(
     array([[ 0.5, -0.5]])
     """
     if grad_output is None and _is_common_call(
-        input, target, weight, ignore_index, reduction, label_smoothing, axis
+        input, target, weight, ignore_index, reduction, label_smoothing, axis, unreduced=True
     ):
         result = _common_value_and_grad(input, target, ignore_index, reduction, with_value=False)
         if result is not None:
@@ -528,7 +535,9 @@ def cross_entropy_value_and_grad(
     >>> ll.cross_entropy_value_and_grad([[0.0, 0.0]], [1])
     (np.float64(0.6931471805599453), array([[ 0.5, -0.5]]))
     """
-    if _is_common_call(input, target, weight, ignore_index, reduction, label_smoothing, axis):
+    if _is_common_call(
+        input, target, weight, ignore_index, reduction, label_smoothing, axis, unreduced=True
+    ):
         result = _common_value_and_grad(input, target, ignore_index, reduction)
         if result is not None:
             return result
