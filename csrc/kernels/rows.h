@@ -143,8 +143,6 @@ struct MutRowBlock : RowBlockOf<T, T> {
     T* p = this->base + k * this->s_class;
     if (this->contiguous)
       LL_ISA::store<T>(p + this->off[0], v);
-    else if (n == lanes_v<V>)
-      scatter<T>(p, this->off, v, lanes_v<V>);  // unrolled: no branch per lane
     else
       scatter<T>(p, this->off, v, n);
   }

@@ -143,6 +143,10 @@ inline void store_partial(T* p, V v, int64_t n) {
 // Scatter the first n lanes: p[off[i]] = v[i].
 template <class T, class V>
 inline void scatter(T* p, const int64_t* off, V v, int n) {
+  if (n == lanes_v<V>) {  // a constant count: unrolled, no branch per lane
+    for (int i = 0; i < lanes_v<V>; ++i) p[off[i]] = from_compute<T>(v[i]);
+    return;
+  }
   for (int i = 0; i < n; ++i) p[off[i]] = from_compute<T>(v[i]);
 }
 
