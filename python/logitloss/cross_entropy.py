@@ -227,10 +227,18 @@ def _denominator(op: _Operands, target_weight: np.ndarray | None) -> float:
     return float(_core.row_sum(target_weight))
 
 
+def _unreduced(loss: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """The float64 per-row losses in the result dtype (a new array unless it
+    is float64)."""
+    if dtype == _FLOAT64:
+        return loss
+    with np.errstate(over="ignore"):  # a loss beyond the dtype's range is inf
+        return loss.astype(dtype)
+
+
 def _reduce(op: _Operands, loss: np.ndarray, den: float | None) -> Any:
     if op.reduction == "none":
-        with np.errstate(over="ignore"):  # a loss beyond the dtype's range is inf
-            return loss.astype(op.dtype).reshape(op.loss_shape)
+        return _unreduced(loss, op.dtype).reshape(op.loss_shape)
     total = float(_core.row_sum(loss))  # pairwise summation: a fixed order
     if op.reduction == "mean":
         assert den is not None
@@ -325,18 +333,17 @@ def _value_and_grad(func: str, nll: bool, args: tuple[Any, ...]) -> tuple[Any, n
 
 def _is_common_call(
     input: Any, target: Any, weight: Any, ignore_index: Any, reduction: Any,
-    label_smoothing: Any, axis: Any, unreduced: bool = False,
+    label_smoothing: Any, axis: Any,
 ) -> bool:
     """A plain float32/float64 (N, C) array with contiguous int64 targets,
-    'mean' or 'sum' (or, if `unreduced`, 'none'), no weight or smoothing:
-    every argument checked in full, so the call may skip the generic
-    argument handling."""
+    any reduction, no weight or smoothing: every argument checked in full,
+    so the call may skip the generic argument handling."""
     return (
         weight is None
         and axis is None
         and type(input) is np.ndarray
         and type(target) is np.ndarray
-        and (reduction == "mean" or reduction == "sum" or (unreduced and reduction == "none"))
+        and (reduction == "mean" or reduction == "sum" or reduction == "none")
         and type(label_smoothing) is float
         and label_smoothing == 0.0
         and type(ignore_index) is int
@@ -376,14 +383,6 @@ def _common_value_and_grad(
         return _unreduced(loss, input.dtype), grad
     total = _core.row_sum(loss)
     return as_scalar(input.dtype, total if reduction == "sum" else ieee_div(total, den)), grad
-
-
-def _unreduced(loss: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """_reduce's 'none' cast of float64 per-row losses to a native dtype."""
-    if dtype == _FLOAT64:
-        return loss
-    with np.errstate(over="ignore"):  # a loss beyond float32's range is inf
-        return loss.astype(dtype)
 
 
 def _common_losses(
@@ -459,19 +458,18 @@ def cross_entropy(
     >>> ll.cross_entropy([[2.0, 0.0, 0.0]], [0])
     np.float64(0.23954476622188453)
     """
-    if reduction == "none" and _is_common_call(
-        input, target, weight, ignore_index, reduction, label_smoothing, axis, unreduced=True
-    ):
-        losses = _common_losses(input, target, ignore_index)
-        if losses is not None:
-            return losses
-    elif _is_common_call(input, target, weight, ignore_index, reduction, label_smoothing, axis):
+    if _is_common_call(input, target, weight, ignore_index, reduction, label_smoothing, axis):
         # The common call skips the generic argument handling (which costs
         # several times the kernel on small inputs).
-        x3 = input.reshape(input.shape[0], input.shape[1], 1)
-        bad, total, den = _core.cross_entropy_reduced(x3, target, ignore_index, True)
-        if bad < 0:
-            return as_scalar(input.dtype, total if reduction == "sum" else ieee_div(total, den))
+        if reduction == "none":
+            losses = _common_losses(input, target, ignore_index)
+            if losses is not None:
+                return losses
+        else:
+            x3 = input.reshape(input.shape[0], input.shape[1], 1)
+            bad, total, den = _core.cross_entropy_reduced(x3, target, ignore_index, True)
+            if bad < 0:
+                return as_scalar(input.dtype, total if reduction == "sum" else ieee_div(total, den))
         # An out-of-range target: the generic path raises the error.
     return _value(
         "cross_entropy", False,
@@ -503,7 +501,7 @@ def cross_entropy_grad(
     array([[ 0.5, -0.5]])
     """
     if grad_output is None and _is_common_call(
-        input, target, weight, ignore_index, reduction, label_smoothing, axis, unreduced=True
+        input, target, weight, ignore_index, reduction, label_smoothing, axis
     ):
         result = _common_value_and_grad(input, target, ignore_index, reduction, with_value=False)
         if result is not None:
@@ -536,7 +534,7 @@ def cross_entropy_value_and_grad(
     (np.float64(0.6931471805599453), array([[ 0.5, -0.5]]))
     """
     if _is_common_call(
-        input, target, weight, ignore_index, reduction, label_smoothing, axis, unreduced=True
+        input, target, weight, ignore_index, reduction, label_smoothing, axis
     ):
         result = _common_value_and_grad(input, target, ignore_index, reduction)
         if result is not None:
