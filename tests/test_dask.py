@@ -287,7 +287,8 @@ def ce_data(request):
 
 
 CE_OPTIONS = [{}, {"weight": np.linspace(0.5, 2.0, 7)},
-              {"weight": np.linspace(0.5, 2.0, 7), "label_smoothing": 0.2, "ignore_index": 3}]
+              {"weight": np.linspace(0.5, 2.0, 7), "label_smoothing": 0.2, "ignore_index": 3},
+              {"weight": np.linspace(0.5, 2.0, 7), "softcap": 2.5, "z_loss": 1e-2}]
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -412,6 +413,13 @@ def test_cross_entropy_errors():
         lld.cross_entropy(dx, good, np.ones(3))
     with pytest.raises(ValueError, match=r"cross_entropy: label_smoothing must be in \[0, 1\]"):
         lld.cross_entropy(dx, good, label_smoothing=1.5)
+    with pytest.raises(ValueError, match=r"cross_entropy: softcap must be a finite number > 0"):
+        lld.cross_entropy(dx, good, softcap=-2.0)
+    with pytest.raises(ValueError, match=r"cross_entropy_grad: z_loss must be a finite number"):
+        lld.cross_entropy_grad(dx, good, z_loss=-1.0)
+    with pytest.raises(ValueError, match=r"cross_entropy: weight has shape \(3,\) but input "
+                                         r"has shape \(6, 4\)"):
+        lld.cross_entropy(dx, good, np.ones(3))
     with pytest.raises(TypeError, match=r"cross_entropy: ignore_index must be an int"):
         lld.cross_entropy(dx, good, ignore_index=1.5)
     with pytest.raises(ValueError, match=r"cross_entropy: axis 2 is out of bounds"):
