@@ -818,3 +818,227 @@ __all__ += [
                  "sigmoid_focal_loss")
     for suffix in ("", "_grad", "_value_and_grad")
 ]
+
+
+# ------------------------------------------------- linear cross-entropy
+# hidden as (rows, D) with blockwise indices "rd", the targets "r", weight
+# "VW" and bias "V" (single chunks, passed whole to every task), a per-row
+# grad_output "r" or a scalar "" (0-d): every task runs the in-memory
+# function on its rows with reduction 'sum' (or 'none').
+
+
+def _linear_task(fn: Callable[..., Any], kwargs: dict[str, Any], with_bias: bool,
+                 pick: Callable[[Any], np.ndarray], hidden: np.ndarray, target: np.ndarray,
+                 weight: np.ndarray, *rest: Any) -> np.ndarray:
+    bias = rest[0] if with_bias else None
+    kw = dict(kwargs)
+    if len(rest) > int(with_bias):
+        g = rest[-1]
+        kw["grad_output"] = float(g) if np.ndim(g) == 0 else g
+    return pick(fn(hidden, weight, target, bias, **kw))
+
+
+def _first_row(result: Any) -> np.ndarray:
+    return np.array([float(result)])
+
+
+def _linear_denominator_task(class_weight: np.ndarray | None, ignore: int, vocab: int,
+                             func: str, target: np.ndarray) -> np.ndarray:
+    """A chunk's share of the 'mean' denominator (and its targets' check)."""
+    return np.array([_index_denominator(func, ignore, vocab, np.dtype(np.float64), target,
+                                        target, class_weight)])
+
+
+class _LinearCall:
+    """A linear cross-entropy call laid out for blockwise."""
+
+    def __init__(self, func: str, args: dict[str, Any]) -> None:
+        self.func = func
+        h = _dask(args.pop("hidden"), func, "hidden")
+        t = _dask(args.pop("target"), func, "target")
+        w, b = args.pop("weight"), args.pop("bias")
+        self.w = _dask(w, func, "weight")
+        self.b = None if b is None else _dask(b, func, "bias")
+        if h.ndim == 0:
+            raise ValueError(f"{func}: hidden must have shape (..., D); got a 0-d array")
+        if t.shape != h.shape[:-1]:
+            raise ValueError(f"{func}: target has shape {t.shape} but hidden has shape "
+                             f"{h.shape}; expected {h.shape[:-1]} (hidden without its last axis)")
+        # Every other check, on empty stand-ins: the in-memory messages.
+        stand = (np.empty((0,) * (h.ndim - 1) + h.shape[-1:], h.dtype),
+                 np.empty(self.w.shape, self.w.dtype), np.empty((0,) * t.ndim, t.dtype),
+                 None if self.b is None else np.empty(self.b.shape, self.b.dtype))
+        _ll.linear_cross_entropy(*stand, **args)
+        self.reduction = args.pop("reduction")
+        self.options = args
+        self.shape, self.lead = h.shape, h.shape[:-1]
+        h = h.rechunk({h.ndim - 1: -1})
+        self.h = h if h.ndim == 2 else h.reshape(-1, h.shape[-1])
+        self.t = t.reshape(-1).rechunk((self.h.chunks[0],))
+        self.w, self.b = self.w.rechunk(-1), None if self.b is None else self.b.rechunk(-1)
+        self.dtype = result_float(*(a.dtype for a in (h, self.w) + (() if self.b is None
+                                                                    else (self.b,))),
+                                  func=func, args=("hidden", "weight", "bias"))
+
+    def _blockwise(self, fn: Callable[..., Any], pick: Callable[[Any], np.ndarray],
+                   out_ind: str, extra: list[Any], reduction: str, **kw: Any) -> da.Array:
+        with_bias = self.b is not None
+        task = functools.partial(_linear_task, fn, dict(self.options, reduction=reduction),
+                                 with_bias, pick)
+        args: list[Any] = [self.h, "rd", self.t, "r", self.w, "VW"]
+        if with_bias:
+            args += [self.b, "V"]
+        return da.blockwise(task, out_ind, *args, *extra, concatenate=True, **kw)
+
+    def denominator(self) -> da.Array:
+        cw = self.options.get("class_weight")
+        fn = functools.partial(_linear_denominator_task, None if cw is None else np.asarray(cw),
+                               check_ignore_index(self.func, self.options["ignore_index"]),
+                               self.w.shape[0], self.func)
+        parts = self.t.map_blocks(fn, chunks=((1,) * self.t.numblocks[0],), dtype=np.float64)
+        return parts.sum()
+
+    def value(self) -> Any:
+        if self.reduction == "none":
+            per_row = self._blockwise(_ll.linear_cross_entropy, np.asarray, "r", [], "none",
+                                      dtype=self.dtype, meta=_meta(1, self.dtype))
+            return per_row.reshape(self.lead)
+        sums = self._blockwise(_ll.linear_cross_entropy, _first_row, "r", [], "sum",
+                               adjust_chunks={"r": 1}, dtype=np.float64,
+                               meta=_meta(1, np.dtype(np.float64)))
+        parts = [sums.sum(), self.denominator()] if self.reduction == "mean" else [sums.sum()]
+        fn = functools.partial(_finish_linear, self.dtype)
+        return da.map_blocks(fn, *parts, dtype=self.dtype, meta=_meta(0, self.dtype))
+
+    def grads(self, grad_output: Any) -> tuple[da.Array, da.Array, da.Array | None]:
+        if self.reduction == "none":
+            g = (da.ones(self.lead, chunks=self.t.chunks if len(self.lead) == 1 else "auto")
+                 if grad_output is None else _dask(grad_output, self.func, "grad_output"))
+            try:
+                g = da.broadcast_to(g, self.lead)
+            except ValueError:
+                raise ValueError(f"{self.func}: grad_output has shape {g.shape}; expected the "
+                                 f"loss shape {self.lead}") from None
+            extra: list[Any] = [g.reshape(-1).rechunk(self.t.chunks), "r"]
+        else:
+            go = _scalar_grad_output(self.func, grad_output, self.reduction)
+            scale: Any = da.asarray(go) if not isinstance(go, da.Array) else go
+            if self.reduction == "mean":
+                scale = da.map_blocks(_ratio, scale, self.denominator(), dtype=np.float64,
+                                      meta=_meta(0, np.dtype(np.float64)))
+            extra = [scale, ""]
+        red = "none" if self.reduction == "none" else "sum"
+        fn = _ll.linear_cross_entropy_grad
+        d_h = self._blockwise(fn, _item_0, "rd", extra, red, dtype=self.h.dtype,
+                              meta=_meta(2, self.h.dtype)).reshape(self.shape)
+        d_w = self._blockwise(fn, _item_1, "rVW", extra, red, adjust_chunks={"r": 1},
+                              dtype=self.w.dtype, meta=_meta(3, self.w.dtype)).sum(axis=0)
+        d_b = None
+        if self.b is not None:
+            d_b = self._blockwise(fn, _item_2, "rV", extra, red, adjust_chunks={"r": 1},
+                                  dtype=self.b.dtype, meta=_meta(2, self.b.dtype)).sum(axis=0)
+        return d_h, d_w, d_b
+
+
+def _item_0(grads: Any) -> np.ndarray:
+    return np.asarray(grads[0])
+
+
+def _item_1(grads: Any) -> np.ndarray:
+    return np.asarray(grads[1])[None]
+
+
+def _item_2(grads: Any) -> np.ndarray:
+    return np.asarray(grads[2])[None]
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    return np.array(ieee_div(float(num), float(den)))
+
+
+def _finish_linear(dtype: np.dtype, total: np.ndarray,
+                   den: np.ndarray | None = None) -> Any:
+    value = ieee_div(float(total), float(den)) if den is not None else float(total)
+    with np.errstate(over="ignore"):
+        return dtype.type(value)
+
+
+def linear_cross_entropy(hidden: Any, weight: Any, target: Any, bias: Any = None, *,
+                         class_weight: Any = None, ignore_index: int = -100,
+                         reduction: str = "mean", label_smoothing: float = 0.0,
+                         softcap: float | None = None, z_loss: float = 0.0,
+                         chunk_size: int | None = None) -> Any:
+    """Lazy :func:`logitloss.linear_cross_entropy`: `hidden` and `target`
+    chunked by rows (hidden's last axis whole), `weight` and `bias` whole in
+    every task; each chunk runs the in-memory function, and reductions
+    combine exactly (the chunks' sums over the summed denominators).
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> import logitloss as ll, logitloss.dask as lld
+    >>> rng = np.random.default_rng(0)
+    >>> h, w = rng.standard_normal((6, 3)), rng.standard_normal((10, 3))
+    >>> t = np.array([1, 0, 9, -100, 4, 4])
+    >>> lazy = lld.linear_cross_entropy(da.from_array(h, chunks=(2, 3)), w, t)
+    >>> bool(np.isclose(lazy.compute(), ll.linear_cross_entropy(h, w, t)))
+    True
+    """
+    args = dict(locals())
+    return _LinearCall("linear_cross_entropy", args).value()
+
+
+def linear_cross_entropy_grad(hidden: Any, weight: Any, target: Any, bias: Any = None, *,
+                              class_weight: Any = None, ignore_index: int = -100,
+                              reduction: str = "mean", label_smoothing: float = 0.0,
+                              softcap: float | None = None, z_loss: float = 0.0,
+                              chunk_size: int | None = None,
+                              grad_output: Any = None) -> tuple[Any, Any, Any]:
+    """Lazy :func:`logitloss.linear_cross_entropy_grad`: ``d_hidden`` chunked
+    like `hidden`; ``d_weight`` and ``d_bias`` summed across the chunks; a
+    'mean' gradient computes the global denominator (from the targets) first.
+
+    Examples
+    --------
+    >>> import dask, numpy as np, dask.array as da
+    >>> import logitloss as ll, logitloss.dask as lld
+    >>> rng = np.random.default_rng(0)
+    >>> h, w = rng.standard_normal((6, 3)), rng.standard_normal((10, 3))
+    >>> t = np.array([1, 0, 9, 2, 4, 4])
+    >>> lazy = lld.linear_cross_entropy_grad(da.from_array(h, chunks=2), w, t)
+    >>> d_h, d_w, _ = dask.compute(*lazy)
+    >>> want = ll.linear_cross_entropy_grad(h, w, t)
+    >>> bool(np.allclose(d_h, want[0]) and np.allclose(d_w, want[1]))
+    True
+    """
+    args = dict(locals())
+    grad_output = args.pop("grad_output")
+    return _LinearCall("linear_cross_entropy_grad", args).grads(grad_output)
+
+
+def linear_cross_entropy_value_and_grad(hidden: Any, weight: Any, target: Any, bias: Any = None,
+                                        *, class_weight: Any = None, ignore_index: int = -100,
+                                        reduction: str = "mean", label_smoothing: float = 0.0,
+                                        softcap: float | None = None, z_loss: float = 0.0,
+                                        chunk_size: int | None = None) -> tuple[Any, Any]:
+    """Lazy ``(loss, (d_hidden, d_weight, d_bias))`` of
+    :func:`logitloss.linear_cross_entropy`: one graph (compute them together).
+
+    Examples
+    --------
+    >>> import dask, numpy as np, dask.array as da
+    >>> import logitloss as ll, logitloss.dask as lld
+    >>> rng = np.random.default_rng(0)
+    >>> h, w, b = rng.standard_normal((6, 3)), rng.standard_normal((10, 3)), np.ones(10)
+    >>> t = np.array([1, 0, 9, 2, 4, 4])
+    >>> lazy = lld.linear_cross_entropy_value_and_grad(da.from_array(h, chunks=4), w, t, b)
+    >>> loss, (d_h, d_w, d_b) = dask.compute(*lazy)
+    >>> bool(np.isclose(loss, ll.linear_cross_entropy(h, w, t, b)))
+    True
+    """
+    call = _LinearCall("linear_cross_entropy_value_and_grad", dict(locals()))
+    return call.value(), call.grads(None)
+
+
+__all__ += ["linear_cross_entropy", "linear_cross_entropy_grad",
+            "linear_cross_entropy_value_and_grad"]
