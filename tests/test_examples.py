@@ -32,6 +32,12 @@ CASES = {
         [],
         "macro F1",
     ),
+    "next_token_linear.py": (
+        [],
+        ["linear_cross_entropy_value_and_grad"],
+        ["--tokens", "300000", "--vocab", "5000", "--steps", "20", "--batch", "1024"],
+        "perplexity fell from",
+    ),
     "torch_parity.py": (
         ["torch"],
         ["CrossEntropyLoss", "BCEWithLogitsLoss"],

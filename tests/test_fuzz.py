@@ -222,6 +222,44 @@ def test_out_argument(x, name, kind):
     np.testing.assert_array_equal(got_grad, grad)
 
 
+@settings(max_examples=FUZZ_EXAMPLES // 3, deadline=None,
+          suppress_health_check=list(HealthCheck))
+@given(arrays(), st.integers(0, 6), st.integers(0, 5),
+       st.sampled_from(["int", "float", "wrong shape"]),
+       st.sampled_from([None, "ok", "short"]),
+       st.sampled_from([None, 1, 3, 0, -2, 2.5]),
+       st.sampled_from(REDUCTIONS),
+       st.sampled_from([{}, {"softcap": 2.0, "z_loss": 1e-3}, {"label_smoothing": 0.2},
+                        {"class_weight": "ok"}, {"softcap": 0.0}]),
+       st.sampled_from(["linear_cross_entropy", "linear_cross_entropy_grad",
+                        "linear_cross_entropy_value_and_grad"]))
+def test_linear_cross_entropy(hidden, vocab, features, target_kind, bias_kind, chunk_size,
+                              reduction, options, name):
+    """Random hidden states against a (vocab, features) weight: a result of
+    the right shapes and dtypes, or a clear error; never a crash."""
+    rng = np.random.default_rng(hidden.size)
+    weight = rng.standard_normal((vocab, hidden.shape[-1] if hidden.ndim and features % 3
+                                  else features))
+    lead = hidden.shape[:-1] if hidden.ndim else ()
+    target = {
+        "int": rng.integers(-1, vocab + 1, lead),
+        "float": rng.random(lead),
+        "wrong shape": rng.integers(0, max(vocab, 1), (*lead, 2)),
+    }[target_kind]
+    bias = None if bias_kind is None else np.ones(vocab + (bias_kind == "short"))
+    kwargs = dict(options, reduction=reduction, chunk_size=chunk_size)
+    if kwargs.get("class_weight") == "ok":
+        kwargs["class_weight"] = np.ones(vocab)
+    result = check_call(name, getattr(ll, name), hidden, weight, target, bias, **kwargs)
+    if result is None:
+        return
+    grads = result[1] if isinstance(result, tuple) and len(result) == 2 else result
+    if name != "linear_cross_entropy":
+        assert grads[0].shape == hidden.shape
+        assert grads[1].shape == weight.shape
+        assert (grads[2] is None) == (bias is None)
+
+
 def test_report_the_number_of_cases():
     # Runs last in this file: says how much fuzzing the three tests did.
     print(f"\nfuzz: {CASES['count']} calls, {CASES['errors']} rejected with a clear error")

@@ -84,6 +84,39 @@ def _ce_contenders(x: np.ndarray, t: np.ndarray) -> dict[str, Callable[[], objec
     return fns
 
 
+def _linear_contenders(n: int, d: int, v: int) -> dict[str, Callable[[], object]]:
+    """One training step's loss and gradients of a linear output layer: the
+    fused call, the unfused NumPy pipeline it replaces (and torch)."""
+    rng = np.random.default_rng(0)
+    h = rng.standard_normal((n, d), dtype=np.float32)
+    w = rng.standard_normal((v, d), dtype=np.float32) * np.float32(d**-0.5)
+    t = rng.integers(0, v, n)
+
+    def unfused() -> object:
+        loss, g = ll.cross_entropy_value_and_grad(h @ w.T, t, axis=-1)
+        return loss, g @ w, g.T @ h
+
+    fns: dict[str, Callable[[], object]] = {
+        "logitloss": lambda: ll.linear_cross_entropy_value_and_grad(h, w, t),
+        "numpy": unfused,
+    }
+    try:
+        import torch
+
+        th, tw = torch.from_numpy(h).requires_grad_(), torch.from_numpy(w).requires_grad_()
+        tt = torch.from_numpy(t)
+
+        def torch_step() -> object:
+            th.grad = tw.grad = None
+            torch.nn.functional.cross_entropy(th @ tw.T, tt).backward()
+            return tw.grad
+
+        fns["torch"] = torch_step
+    except ImportError:
+        pass
+    return fns
+
+
 def _row(label: str, fns: dict[str, Callable[[], object]]) -> str:
     times = {name: median_seconds(fn) for name, fn in fns.items()}
     cells = "  ".join(f"{name} {1e3 * t:8.3f} ms" for name, t in times.items())
@@ -101,4 +134,7 @@ def table(shapes: list[tuple[int, int]] | None = None) -> str:
         t = rng.integers(0, shape[1], shape[0])
         lines.append(_row(f"logsumexp axis=1 {shape}", _contenders(x)))
         lines.append(_row(f"cross-entropy value+grad {shape}", _ce_contenders(x, t)))
+    n, d, v = 1024, 128, 8192
+    lines.append(_row(f"linear cross-entropy value+grads N={n} D={d} V={v}",
+                      _linear_contenders(n, d, v)))
     return "\n".join(lines)

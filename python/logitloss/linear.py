@@ -147,8 +147,8 @@ def _operands(func: str, hidden: Any, weight: Any, target: Any, bias: Any, class
     per_row[active] = 1.0 if cw is None else cw[kept]
     den = float(_core.row_sum(per_row))
     chunk = _check_chunk_size(func, chunk_size, vocab, work.itemsize)
-    return _Linear(func, h.reshape(-1, features), w, b, kept, rows, cw, ignore, eps, cap, z, red,
-                   chunk, dtype, work, lead, den)
+    return _Linear(func, h.reshape(flat.size, features), w, b, kept, rows, cw, ignore, eps, cap,
+                   z, red, chunk, dtype, work, lead, den)
 
 
 @contextlib.contextmanager
