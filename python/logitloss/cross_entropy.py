@@ -439,8 +439,9 @@ def cross_entropy(
 
     Returns
     -------
-    NumPy scalar of the input's dtype for 'mean'/'sum'; for 'none' an array
-    shaped like `input` without the class axis.
+    scalar or ndarray
+        A NumPy scalar of the input's dtype for 'mean'/'sum'; for 'none' an
+        array shaped like `input` without the class axis.
 
     Raises
     ------

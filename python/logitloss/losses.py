@@ -47,15 +47,75 @@ class _Loss:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __call__(self, input: Any, target: Any) -> Any:
+        """The loss of `input` against `target` with this object's options.
+
+        Parameters
+        ----------
+        input, target : array_like
+            As for the functional form (see the class's summary line).
+
+        Returns
+        -------
+        loss : scalar or ndarray
+            A NumPy scalar for ``'mean'``/``'sum'``, an array for ``'none'``.
+
+        Examples
+        --------
+        >>> import logitloss as ll
+        >>> float(ll.CrossEntropyLoss(reduction="sum")([[0.0, 0.0]], [1]))
+        0.6931471805599453
+        """
         return type(self)._value(input, target, **self._options)
 
     def grad(self, input: Any, target: Any, grad_output: Any = None) -> np.ndarray:
+        """The gradient of the loss with respect to `input`.
+
+        Parameters
+        ----------
+        input, target : array_like
+            As for :meth:`__call__`.
+        grad_output : scalar or array_like, optional
+            The upstream gradient: a scalar for ``'mean'``/``'sum'``
+            (default 1), an array of the loss's shape for ``'none'``.
+
+        Returns
+        -------
+        grad : ndarray
+            Shaped and typed like `input`.
+
+        Examples
+        --------
+        >>> import logitloss as ll
+        >>> ll.CrossEntropyLoss().grad([[0.0, 0.0]], [1])
+        array([[ 0.5, -0.5]])
+        """
         grad: np.ndarray = type(self)._grad(
             input, target, grad_output=grad_output, **self._options
         )
         return grad
 
     def value_and_grad(self, input: Any, target: Any) -> tuple[Any, np.ndarray]:
+        """``(self(input, target), self.grad(input, target))`` in one fused pass.
+
+        Parameters
+        ----------
+        input, target : array_like
+            As for :meth:`__call__`.
+
+        Returns
+        -------
+        loss : scalar or ndarray
+            As :meth:`__call__` returns it.
+        grad : ndarray
+            As :meth:`grad` returns it (with the default `grad_output`).
+
+        Examples
+        --------
+        >>> import logitloss as ll
+        >>> loss, grad = ll.BCEWithLogitsLoss().value_and_grad([0.0, 0.0], [1.0, 0.0])
+        >>> float(loss), grad
+        (0.6931471805599453, array([-0.25,  0.25]))
+        """
         value_and_grad: tuple[Any, np.ndarray] = type(self)._value_and_grad(
             input, target, **self._options
         )
