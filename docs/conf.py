@@ -55,8 +55,7 @@ suppress_warnings = ["config.cache"]  # sphinx-gallery's conf holds callables
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"logitloss {release}"
-html_static_path = ["_static"]
-html_css_files = ["wide_tables.css"]
+html_static_path: list[str] = []
 html_show_sourcelink = False
 html_theme_options = {
     "navbar_align": "left",
