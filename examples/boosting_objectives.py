@@ -1,4 +1,5 @@
 """Train XGBoost and LightGBM with logitloss's native custom objectives.
+=====================================================================
 
 Multiclass on scikit-learn's bundled digits (10 classes), binary on the
 bundled breast-cancer data: each library trains once with its built-in
@@ -9,8 +10,8 @@ A custom objective gives the library no prior to start from, so the logitloss
 runs start from the class log-priors (base_margin / init_score), which is what
 the built-in objectives compute for themselves.
 
-Run:  python examples/boosting_objectives.py
-Needs: pip install "logitloss[boosting]"  (xgboost, lightgbm, scikit-learn)
+:Run:  python examples/boosting_objectives.py
+:Needs: pip install "logitloss[boosting]"  (xgboost, lightgbm, scikit-learn)
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
 """Evaluate mean cross-entropy and accuracy of logits stored in Zarr, out of core.
+===============================================================================
 
 Writes a synthetic (N, C) float32 logits array and its labels to a Zarr store
 in a temporary directory, chunked along the rows (several chunks), then
@@ -7,8 +8,8 @@ chunks' loss sums and target counts exactly, so it equals the in-memory value
 (checked at the end on the same data, which this example is small enough to
 load). Pass --cluster to run on a dask.distributed LocalCluster.
 
-Run:  python examples/dask_zarr_eval.py [--rows 400000] [--classes 50] [--cluster]
-Needs: pip install "logitloss[dask]"  (dask[array], distributed, zarr)
+:Run:  python examples/dask_zarr_eval.py [--rows 400000] [--classes 50] [--cluster]
+:Needs: pip install "logitloss[dask]"  (dask[array], distributed, zarr)
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
 """Multi-label logistic regression with class-imbalance weighting.
+===============================================================
 
 Each sample may carry several of C labels, most of them rare. A linear
 model is trained with ``logitloss.binary_cross_entropy_with_logits_value_and_grad``
@@ -6,6 +7,8 @@ and ``pos_weight`` = (negatives / positives) per label, PyTorch's recipe for
 imbalanced multi-label data: a ``(C,)`` ``pos_weight`` applies along the last
 (label) axis. Prints the macro-averaged F1 on held-out data next to the best
 constant predictor's and exits 1 unless the model beats it.
+
+Run::
 
     pip install "logitloss[examples]"
     python examples/multilabel_bce.py

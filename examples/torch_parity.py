@@ -1,10 +1,13 @@
 """logitloss next to PyTorch on the seed examples of the torch.nn docs.
+====================================================================
 
 Runs the examples of ``torch.nn.CrossEntropyLoss`` (class indices, class
 probabilities, and with per-class weights) and ``torch.nn.BCEWithLogitsLoss``
 (with ``pos_weight``) through both libraries, printing the losses and the
 largest gradient difference side by side. Exits 1 on a mismatch, and 0 with
 a message when PyTorch is not installed.
+
+Run::
 
     pip install logitloss torch
     python examples/torch_parity.py

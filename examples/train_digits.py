@@ -1,10 +1,13 @@
 """Train a small MLP on scikit-learn's bundled digits with logitloss.
+==================================================================
 
 Pure NumPy: the forward pass is two matrix products, the loss and its
 gradient with respect to the logits come from one fused call,
 ``logitloss.cross_entropy_value_and_grad(logits, labels)``, and the rest of
 the backward pass is written out by hand. Reaches >= 95 % test accuracy in
 a few seconds; saves the loss curve as a PNG and exits 1 below 95 %.
+
+Run::
 
     pip install "logitloss[examples]"
     python examples/train_digits.py --out /tmp/digits

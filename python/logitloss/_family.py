@@ -23,6 +23,7 @@ trio and loss object.
 from __future__ import annotations
 
 import inspect
+import linecache
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
@@ -127,7 +128,12 @@ def make_function(name: str, params: list[inspect.Parameter], body: str,
             star = True
         names.append(p.name)
     namespace = dict(namespace)
-    exec(f"def {name}({', '.join(names)}):\n    return {body}\n", namespace)
+    source = f"def {name}({', '.join(names)}):\n    return {body}\n"
+    # A file name of its own in linecache, as attrs does: inspect.getsource
+    # (numpydoc, debuggers, tracebacks) then finds the generated source.
+    filename = f"<logitloss generated {module}.{name}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)
     fn: Callable[..., Any] = namespace[name]
     fn.__defaults__ = tuple(p.default for p in params
                             if p.kind is p.POSITIONAL_OR_KEYWORD and p.default is not p.empty)

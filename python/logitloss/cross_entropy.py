@@ -480,8 +480,9 @@ def _cross_entropy(
 
     Returns
     -------
-    NumPy scalar of the input's dtype for 'mean'/'sum'; for 'none' an array
-    shaped like `input` without the class axis.
+    scalar or ndarray
+        A NumPy scalar of the input's dtype for 'mean'/'sum'; for 'none' an
+        array shaped like `input` without the class axis.
 
     Raises
     ------

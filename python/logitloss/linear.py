@@ -317,9 +317,10 @@ def linear_cross_entropy(
 
     Returns
     -------
-    NumPy scalar for 'mean'/'sum', else an array shaped ``hidden.shape[:-1]``;
-    the dtype is that of ``hidden``, `weight` and `bias` promoted (16-bit
-    inputs are multiplied in float32).
+    scalar or ndarray
+        A NumPy scalar for 'mean'/'sum', else an array shaped
+        ``hidden.shape[:-1]``; the dtype is that of `hidden`, `weight` and
+        `bias` promoted (16-bit inputs are multiplied in float32).
 
     Raises
     ------

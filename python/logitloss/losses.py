@@ -41,15 +41,80 @@ class _Loss:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __call__(self, input: Any, target: Any) -> Any:
+        """The loss of `input` against `target` with this object's options.
+
+        Parameters
+        ----------
+        input, target : array_like
+            As for the functional form (see the class's summary line).
+
+        Returns
+        -------
+        loss : scalar or ndarray
+            A NumPy scalar for ``'mean'``/``'sum'``, an array for ``'none'``.
+
+        Examples
+        --------
+        >>> import logitloss as ll
+        >>> float(ll.CrossEntropyLoss(reduction="sum")([[0.0, 0.0]], [1]))
+        0.6931471805599453
+        """
         return self._functions[0](input, target, **self._options)
 
     def grad(self, input: Any, target: Any, grad_output: Any = None,
              out: np.ndarray | None = None) -> np.ndarray:
+        """The gradient of the loss with respect to `input`.
+
+        Parameters
+        ----------
+        input, target : array_like
+            As for :meth:`__call__`.
+        grad_output : scalar or array_like, optional
+            The upstream gradient: a scalar for ``'mean'``/``'sum'``
+            (default 1), an array of the loss's shape for ``'none'``.
+        out : ndarray, optional
+            Where to write the gradient (an array of the input's shape and
+            dtype, or `input` itself: in place), as for the functional form.
+
+        Returns
+        -------
+        grad : ndarray
+            Shaped and typed like `input` (`out` when given).
+
+        Examples
+        --------
+        >>> import logitloss as ll
+        >>> ll.CrossEntropyLoss().grad([[0.0, 0.0]], [1])
+        array([[ 0.5, -0.5]])
+        """
         return self._functions[1](input, target, grad_output=grad_output, out=out,
                                   **self._options)
 
     def value_and_grad(self, input: Any, target: Any,
                        out: np.ndarray | None = None) -> tuple[Any, np.ndarray]:
+        """``(self(input, target), self.grad(input, target))`` in one fused pass.
+
+        Parameters
+        ----------
+        input, target : array_like
+            As for :meth:`__call__`.
+        out : ndarray, optional
+            As for :meth:`grad`.
+
+        Returns
+        -------
+        loss : scalar or ndarray
+            As :meth:`__call__` returns it.
+        grad : ndarray
+            As :meth:`grad` returns it (with the default `grad_output`).
+
+        Examples
+        --------
+        >>> import logitloss as ll
+        >>> loss, grad = ll.BCEWithLogitsLoss().value_and_grad([0.0, 0.0], [1.0, 0.0])
+        >>> float(loss), grad
+        (0.6931471805599453, array([-0.25,  0.25]))
+        """
         return self._functions[2](input, target, out=out, **self._options)
 
     def __repr__(self) -> str:

@@ -10,13 +10,13 @@ custom-objective interface expects.
 Conventions (see Note [Boosting objectives] in csrc/kernels/objectives.h),
 with ``p = softmax(margins)`` per row and ``w`` the sample weight:
 
-=============  ==============================  =====================================
-``hessian``    library objective               diagonal Hessian
-=============  ==============================  =====================================
-``'xgboost'``  XGBoost ``multi:softprob``      ``max(2 p (1 - p) w, 1e-16)``
-``'lightgbm'`` LightGBM ``multiclass``         ``K / (K - 1) p (1 - p) w``
-``'exact'``    --                              ``p (1 - p) w``
-=============  ==============================  =====================================
+==============  ==============================  =====================================
+``hessian``     library objective               diagonal Hessian
+==============  ==============================  =====================================
+``'xgboost'``   XGBoost ``multi:softprob``      ``max(2 p (1 - p) w, 1e-16)``
+``'lightgbm'``  LightGBM ``multiclass``         ``K / (K - 1) p (1 - p) w``
+``'exact'``     --                              ``p (1 - p) w``
+==============  ==============================  =====================================
 
 The gradient is ``w (p - onehot(label))`` in every convention. ``logistic``
 follows XGBoost's ``binary:logistic``: ``grad = w (p - y)``,
