@@ -318,7 +318,8 @@ def test_logistic_errors():
 
 @pytest.mark.parametrize("factory", [obj.xgboost_objective, obj.lightgbm_objective])
 def test_adapter_names_are_checked(factory):
-    with pytest.raises(ValueError, match=r"name must be 'softmax' or 'logistic', not 'softprob'"):
+    with pytest.raises(ValueError, match=r"name must be one of 'softmax', 'logistic', 'focal', "
+                                         r"'softmax_focal', not 'softprob'"):
         factory("softprob")
 
 
