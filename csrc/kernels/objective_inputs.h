@@ -8,8 +8,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "api.h"
+#include "rows.h"
 
 namespace logitloss {
 namespace LL_ISA {
@@ -60,6 +62,72 @@ inline double row_weight(const RowValues& w, int64_t r, int64_t* bad) {
   if (v >= 0 && v <= 1.7976931348623157e308) return v;
   report_row(bad, r);
   return 0.0;
+}
+
+// n per-row values from p on (stride in elements), converted to V's lanes;
+// other lanes get `fill`. A full contiguous load converts as one vector.
+template <class U, class V>
+inline V load_values_as(const U* p, int64_t stride, int64_t n, elem_t<V> fill) {
+  using F = elem_t<V>;
+  constexpr int W = lanes_v<V>;
+  if (stride == 1 && n == W) {
+    typedef U UV __attribute__((vector_size(sizeof(U) * W)));
+    UV u;
+    std::memcpy(&u, p, sizeof u);
+    return __builtin_convertvector(u, V);
+  }
+  V v = splat<V>(fill);
+  for (int64_t j = 0; j < n; ++j) v[j] = F(p[j * stride]);
+  return v;
+}
+
+// out[i] = value r + i of a row buffer, i < n, as F (one switch per call:
+// the loops vectorise).
+template <class U, class F>
+inline void convert_values_as(const U* p, int64_t stride, int64_t n, F* out) {
+  if (stride == 1)
+    for (int64_t i = 0; i < n; ++i) out[i] = F(p[i]);
+  else
+    for (int64_t i = 0; i < n; ++i) out[i] = F(p[i * stride]);
+}
+template <class F>
+inline void convert_values(const RowValues& rv, int64_t r, int64_t n, F* out) {
+  const int64_t off = r * rv.stride;
+  switch (rv.kind) {
+    case ValueKind::f32:
+      return convert_values_as(static_cast<const float*>(rv.data) + off, rv.stride, n, out);
+    case ValueKind::f64:
+      return convert_values_as(static_cast<const double*>(rv.data) + off, rv.stride, n, out);
+    case ValueKind::i32:
+      return convert_values_as(static_cast<const int32_t*>(rv.data) + off, rv.stride, n, out);
+    case ValueKind::i64:
+      return convert_values_as(static_cast<const int64_t*>(rv.data) + off, rv.stride, n, out);
+    case ValueKind::u8:
+      return convert_values_as(static_cast<const uint8_t*>(rv.data) + off, rv.stride, n, out);
+  }
+}
+
+// n values of a row buffer from row r on, in V's lanes (others: fill).
+template <class V>
+inline V load_values(const RowValues& rv, int64_t r, int64_t n, elem_t<V> fill) {
+  const int64_t off = r * rv.stride;
+  switch (rv.kind) {
+    case ValueKind::f32:
+      return load_values_as<float, V>(static_cast<const float*>(rv.data) + off, rv.stride, n, fill);
+    case ValueKind::f64:
+      return load_values_as<double, V>(static_cast<const double*>(rv.data) + off, rv.stride, n,
+                                       fill);
+    case ValueKind::i32:
+      return load_values_as<int32_t, V>(static_cast<const int32_t*>(rv.data) + off, rv.stride, n,
+                                        fill);
+    case ValueKind::i64:
+      return load_values_as<int64_t, V>(static_cast<const int64_t*>(rv.data) + off, rv.stride, n,
+                                        fill);
+    case ValueKind::u8:
+      return load_values_as<uint8_t, V>(static_cast<const uint8_t*>(rv.data) + off, rv.stride, n,
+                                        fill);
+  }
+  return splat<V>(fill);
 }
 
 }  // namespace LL_ISA

@@ -318,6 +318,37 @@ inline void block_lanes(ObjLanes<V>& c, const A& ties_acc, const A& rest_acc, co
   }
 }
 
+// The labels (as class ids) and weights of rows [rb, rb + W), read as
+// vectors. Lanes with a bad label or weight read as class 0 and weight 0
+// and are flagged in `bad`; report_bad_inputs finds the row afterwards.
+template <class V, class M>
+inline void block_row_inputs(const SoftmaxObjTask& t, int64_t rb, M& label, V& w, M& bad) {
+  using F = elem_t<V>;
+  constexpr int W = lanes_v<V>;
+  const V lf = load_values<V>(t.labels, rb, W, F(0));
+  M ok = lf >= F(0) && lf < F(t.x.classes);  // NaN fails; classes <= kDenseMaxClasses
+  const V lc = ok ? lf : V{};
+  label = __builtin_convertvector(lc, M);
+  ok &= __builtin_convertvector(label, V) == lc;  // integer-valued
+  label = ok ? label : M{};
+  w = splat<V>(F(1));
+  if (t.weight.data) {
+    w = load_values<V>(t.weight, rb, W, F(0));
+    const M w_ok = w >= F(0) && w <= std::numeric_limits<F>::max();
+    w = w_ok ? w : V{};
+    ok &= w_ok;
+  }
+  bad |= ~ok;
+}
+
+// Reports the first bad label and weight among rows [r0, r1) (scalar reads).
+inline void report_bad_inputs(const SoftmaxObjTask& t, int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; ++r) {
+    class_id(t.labels, r, t.x.classes, t.bad_label);
+    row_weight(t.weight, r, t.bad_weight);
+  }
+}
+
 // Short contiguous rows (s_class == 1, C <= kDenseMaxClasses), W rows per
 // block through in-register transposes (Note [Short-row transposes]).
 constexpr int64_t kDenseMaxClasses = 64;
@@ -333,6 +364,7 @@ void softmax_obj_dense(const SoftmaxObjTask& t, const HessRule<compute_t<T>>& ru
   constexpr int W = lanes_v<V>;
   const int64_t C = t.x.classes;
   V xt[kDenseMaxClasses], et[kDenseMaxClasses], r[W], s[W];
+  M bad_inputs{};
   int64_t rb = r0;
   for (; rb + W <= r1; rb += W) {
     const T* x0 = static_cast<const T*>(t.x.data) + row_offset(t.x, rb);
@@ -364,18 +396,18 @@ void softmax_obj_dense(const SoftmaxObjTask& t, const HessRule<compute_t<T>>& ru
     const A rest = rest_sum.value();
     ObjLanes<V> c;
     M label;
-    A e_t{}, dx_t{}, alpha{};
     V w;
-    for (int j = 0; j < W; ++j) {
-      const ObjRowInputs in = obj_row_inputs<T>(t, rb + j);
-      label[j] = I(in.label);
-      w[j] = F(in.weight * (kFocal ? 1.0 : in.alpha));
-      if constexpr (kFocal) {
-        const int64_t k = in.label < 0 ? 0 : in.label;
+    block_row_inputs<V>(t, rb, label, w, bad_inputs);
+    A e_t{}, dx_t{}, alpha{};
+    if constexpr (kFocal) {
+      for (int j = 0; j < W; ++j) {
+        const int64_t k = label[j];  // a bad label reads as 0 here (reported)
         set_lane(e_t, j, double(et[k][j]));
         set_lane(dx_t, j, double(xt[k][j]) - double(m[j]));
-        set_lane(alpha, j, in.alpha);
+        set_lane(alpha, j, t.focal.class_alpha ? t.focal.class_alpha[k] : 1.0);
       }
+    } else if (t.focal.on && t.focal.class_alpha) {  // gamma 0: alpha_t times the weight
+      for (int j = 0; j < W; ++j) w[j] *= F(t.focal.class_alpha[label[j]]);
     }
     c.w = w;
     block_lanes<kFocal>(c, ties, rest, e_t, dx_t, alpha, op);
@@ -397,6 +429,7 @@ void softmax_obj_dense(const SoftmaxObjTask& t, const HessRule<compute_t<T>>& ru
     for (int j = 0; j < W; ++j)
       if (special[j]) softmax_obj_nan_row<T>(t, rb + j);
   }
+  if (any_lane<V>(bad_inputs)) report_bad_inputs(t, r0, rb);
   if (rb < r1) softmax_obj_row_blocks<T, kFocal>(t, rule, op, rb, r1);
 }
 
@@ -431,36 +464,13 @@ void softmax_obj_rows(const SoftmaxObjTask& t, int64_t r0, int64_t r1) noexcept 
 
 // ----------------------------------------------------------------- logistic
 
-// n per-row values from row r on, converted to V's lanes (others: fill).
-template <class U, class V>
-inline V load_values_as(const U* p, int64_t stride, int64_t n, elem_t<V> fill) {
-  using F = elem_t<V>;
-  V v = splat<V>(fill);
-  if (stride == 1 && n == lanes_v<V>) {
-    for (int j = 0; j < lanes_v<V>; ++j) v[j] = F(p[j]);
-    return v;
+// Reports the first bad label and weight among elements [r0, r1).
+inline void report_bad_binary_inputs(const LogisticObjTask& t, int64_t r0, int64_t r1) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const double y = row_value(t.y, r);
+    if (!(y >= 0 && y <= 1)) report_row(t.bad_label, r);
+    row_weight(t.weight, r, t.bad_weight);
   }
-  for (int64_t j = 0; j < n; ++j) v[j] = F(p[j * stride]);
-  return v;
-}
-template <class V>
-inline V load_values(const RowValues& rv, int64_t r, int64_t n, elem_t<V> fill) {
-  const int64_t off = r * rv.stride;
-  switch (rv.kind) {
-    case ValueKind::f32: return load_values_as<float, V>(static_cast<const float*>(rv.data) + off, rv.stride, n, fill);
-    case ValueKind::f64: return load_values_as<double, V>(static_cast<const double*>(rv.data) + off, rv.stride, n, fill);
-    case ValueKind::i32: return load_values_as<int32_t, V>(static_cast<const int32_t*>(rv.data) + off, rv.stride, n, fill);
-    case ValueKind::i64: return load_values_as<int64_t, V>(static_cast<const int64_t*>(rv.data) + off, rv.stride, n, fill);
-    case ValueKind::u8: return load_values_as<uint8_t, V>(static_cast<const uint8_t*>(rv.data) + off, rv.stride, n, fill);
-  }
-  return splat<V>(fill);
-}
-
-// Reports row r + (first set lane of bad) when any lane is set.
-template <class M>
-inline void report_lanes(int64_t* slot, M bad, int64_t r, int64_t n) {
-  for (int64_t j = 0; j < n; ++j)
-    if (bad[j]) return report_row(slot, r + j);
 }
 
 // n elements at p with stride s (a full contiguous load when possible).
@@ -477,46 +487,57 @@ void logistic_obj_run(const LogisticObjTask& t, int64_t r0, int64_t r1) {
   using F = compute_t<T>;
   using V = vec_t<F>;
   constexpr int W = lanes_v<V>;
+  // Labels and weights are converted a slice at a time into F buffers (one
+  // switch per slice, vectorised loops) so the arithmetic loop reads one type.
+  constexpr int64_t kSlice = 512;
+  alignas(64) F y_buf[kSlice], w_buf[kSlice];
   const T* x = static_cast<const T*>(t.x);
   T* grad = static_cast<T*>(t.grad);
   T* hess = static_cast<T*>(t.hess);
   const FocalOp op(t.focal.alpha, t.focal.gamma);
   const bool floored = !kFocal || t.hessian == HessianKind::floored;
+  const bool scaled = !kFocal && t.focal.on && t.focal.alpha >= 0;  // gamma 0: a_t * logistic
   const F floor = F(1e-16);  // = kFocalHessFloor
-  for_row_blocks<W>(r0, r1, [&](int64_t r, int n) {
-    const V xv = load_strided<T>(x + r * t.s_x, t.s_x, n);
-    const V yv = load_values<V>(t.y, r, n, F(0));
-    const auto bad_y = !(yv >= V{} && yv <= F(1));
-    if (any_lane<V>(bad_y)) report_lanes(t.bad_label, bad_y, r, n);
-    V gv, hv;
-    if constexpr (kFocal) {
-      binary_focal_derivs(xv, yv, op, gv, hv);
-    } else {
-      const V e = exp_nonpos(neg_abs_v(xv));  // in (0, 1]; exact argument, no cancellation
-      const V s = F(1) / (F(1) + e);
-      const V es = e * s;
-      const auto pos = xv >= V{};
-      const V p = pos ? s : es;
-      const V q = pos ? es : s;
-      gv = (F(1) - yv) * p - yv * q;
-      hv = es * s;
-      if (t.focal.on && t.focal.alpha >= 0) {  // focal with gamma 0: a_t times logistic
-        const V a = F(t.focal.alpha) * yv + F(1 - t.focal.alpha) * (F(1) - yv);
-        gv = a * gv;
-        hv = a * hv;
+  mask_t<V> bad{};  // a label outside [0, 1] or a bad weight in some lane
+  for (int64_t s0 = r0; s0 < r1; s0 += kSlice) {
+    const int64_t len = r1 - s0 < kSlice ? r1 - s0 : kSlice;
+    convert_values(t.y, s0, len, y_buf);
+    if (t.weight.data) convert_values(t.weight, s0, len, w_buf);
+    for_row_blocks<W>(0, len, [&](int64_t i, int n) {
+      const int64_t r = s0 + i;
+      const V xv = load_strided<T>(x + r * t.s_x, t.s_x, n);
+      const V yv = load_n<F>(y_buf + i, n, F(0));
+      bad |= !(yv >= V{} && yv <= F(1));
+      V gv, hv;
+      if constexpr (kFocal) {
+        binary_focal_derivs(xv, yv, op, gv, hv);
+      } else {
+        const V e = exp_nonpos(neg_abs_v(xv));  // in (0, 1]; exact argument, no cancellation
+        const V s = F(1) / (F(1) + e);
+        const V es = e * s;
+        const auto pos = xv >= V{};
+        const V p = pos ? s : es;
+        const V q = pos ? es : s;
+        gv = (F(1) - yv) * p - yv * q;
+        hv = es * s;
+        if (scaled) {
+          const V a = F(t.focal.alpha) * yv + F(1 - t.focal.alpha) * (F(1) - yv);
+          gv = a * gv;
+          hv = a * hv;
+        }
       }
-    }
-    if (floored) hv = apply_floor(hv, floor);
-    if (t.weight.data) {
-      const V w = load_values<V>(t.weight, r, n, F(0));
-      const auto bad_w = !(w >= V{} && w <= std::numeric_limits<F>::max());
-      if (any_lane<V>(bad_w)) report_lanes(t.bad_weight, bad_w, r, n);
-      gv *= w;
-      hv *= w;
-    }
-    store_n<T>(grad + r, gv, n);
-    store_n<T>(hess + r, hv, n);
-  });
+      if (floored) hv = apply_floor(hv, floor);
+      if (t.weight.data) {
+        const V w = load_n<F>(w_buf + i, n, F(0));
+        bad |= !(w >= V{} && w <= std::numeric_limits<F>::max());
+        gv *= w;
+        hv *= w;
+      }
+      store_n<T>(grad + r, gv, n);
+      store_n<T>(hess + r, hv, n);
+    });
+  }
+  if (any_lane<V>(bad)) report_bad_binary_inputs(t, r0, r1);
 }
 
 template <class T>
