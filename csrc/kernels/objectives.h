@@ -210,7 +210,10 @@ void softmax_obj_long_rows(const SoftmaxObjTask& t, const HessRule<compute_t<T>>
     T* h = static_cast<T*>(t.hess.data) + row_offset(t.hess, r);
     const ObjRowInputs in = obj_row_inputs<T>(t, r);
     RowStats st;
-    if (!contig_stats<T, false>(x, nullptr, C, st, next_row<T>(t.x, r, r1))) {
+    // The exps of the statistics pass are kept in the gradient row (float and
+    // double storage) and read back instead of recomputed.
+    T* kept = keep_target(g);
+    if (!contig_stats<T, false>(x, nullptr, C, st, next_row<T>(t.x, r, r1), kept)) {
       softmax_obj_nan_row<T>(t, r);
       continue;
     }
@@ -225,7 +228,8 @@ void softmax_obj_long_rows(const SoftmaxObjTask& t, const HessRule<compute_t<T>>
       const int64_t d = in.label - k;
       const M is_label = iota == (d >= 0 && d < W ? I(d) : I(-1));
       V gv, hv;
-      softmax_obj_values<kFocal>(exp_diff(load_n<T>(x + k, n, m), mv), is_label, c, rule, gv, hv);
+      const V e = kept ? load_n<T>(g + k, n, F(0)) : exp_diff(load_n<T>(x + k, n, m), mv);
+      softmax_obj_values<kFocal>(e, is_label, c, rule, gv, hv);
       store_n<T>(g + k, gv, n);
       store_n<T>(h + k, hv, n);
     });
