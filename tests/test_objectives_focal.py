@@ -149,11 +149,15 @@ def test_binary_focal_gamma_zero_is_the_logistic_objective_bit_for_bit():
             gl, hl = obj.logistic(zd, y, weight)
             np.testing.assert_array_equal(g, gl)
             np.testing.assert_array_equal(h, hl)
-        # with alpha: a_t times the logistic objective (one rounding)
+        # with alpha: a_t times the logistic objective (one rounding); 'exact'
+        # has no floor
         g, h = obj.focal(zd, y, alpha=0.25, gamma=0.0, hessian="exact")
         a = np.where(y == 1, 0.25, 0.75)
-        gl, _ = obj.logistic(zd, y)
+        gl, hl = obj.logistic(zd, y)
         np.testing.assert_array_max_ulp(g, (a * gl).astype(dtype), maxulp=1)
+        big = np.abs(zd) < 30
+        np.testing.assert_array_max_ulp(h[big], (a * hl)[big].astype(dtype), maxulp=1)
+        assert (h[np.abs(zd) > 40] < 1e-16).all()
 
 
 def test_binary_focal_floor():

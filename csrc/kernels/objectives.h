@@ -499,7 +499,8 @@ void logistic_obj_run(const LogisticObjTask& t, int64_t r0, int64_t r1) {
   T* grad = static_cast<T*>(t.grad);
   T* hess = static_cast<T*>(t.hess);
   const FocalOp op(t.focal.alpha, t.focal.gamma);
-  const bool floored = !kFocal || t.hessian == HessianKind::floored;
+  // The logistic objective floors at 1e-16 (binary:logistic); the focal ones as asked.
+  const bool floored = !t.focal.on || t.hessian == HessianKind::floored;
   const bool scaled = !kFocal && t.focal.on && t.focal.alpha >= 0;  // gamma 0: a_t * logistic
   const F floor = F(1e-16);  // = kFocalHessFloor
   mask_t<V> bad{};  // a label outside [0, 1] or a bad weight in some lane
