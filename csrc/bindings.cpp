@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -176,9 +177,9 @@ E* flat_buffer(const py::object& o, int64_t n, const char* what, bool writable) 
 // is out of range, or -1. Outputs that are None are not computed.
 int64_t cross_entropy(const py::array& x, const py::object& target, const py::object& prob,
                       const py::object& weight, int64_t ignore_index, bool has_ignore,
-                      double smoothing, const py::object& loss, const py::object& target_weight,
-                      const py::object& grad, const py::object& grad_scale, double grad_scalar,
-                      bool nll) {
+                      double smoothing, double softcap, double z_loss, const py::object& loss,
+                      const py::object& target_weight, const py::object& grad,
+                      const py::object& grad_scale, double grad_scalar, bool nll) {
   CeTask t{};
   t.dtype = dtype_of(x);
   t.x = in_view(x, "x");
@@ -193,6 +194,12 @@ int64_t cross_entropy(const py::array& x, const py::object& target, const py::ob
   if (!(smoothing >= 0 && smoothing <= 1))
     throw py::value_error("logitloss._core: smoothing must be in [0, 1]");
   t.smoothing = smoothing;
+  // softcap: 0 (none) or finite and > 0; z_loss finite and >= 0.
+  if (!(softcap == 0 || (softcap > 0 && std::isfinite(softcap))) ||
+      !(z_loss >= 0 && std::isfinite(z_loss)))
+    throw py::value_error("logitloss._core: bad softcap or z_loss");
+  t.softcap = softcap;
+  t.z_loss = z_loss;
   t.loss = flat_buffer<double>(loss, rows, "loss", true);
   t.target_weight = flat_buffer<double>(target_weight, rows, "target_weight", true);
   py::array g;
@@ -424,6 +431,10 @@ py::array vector_math(const std::string& name, const py::array& x) {
     t.op = VecMathOp::exp_nonpos;
   else if (name == "log1p_unit")  // domain [0, 1]
     t.op = VecMathOp::log1p_unit;
+  else if (name == "tanh")  // double only
+    t.op = VecMathOp::tanh;
+  else if (name == "sech2")  // double only: 1 - tanh^2
+    t.op = VecMathOp::sech2;
   else
     throw py::value_error("logitloss._core: unknown vector math function " + name);
   if (!(x.flags() & py::array::c_style) || x.ndim() != 1)
@@ -431,6 +442,8 @@ py::array vector_math(const std::string& name, const py::array& x) {
   t.dtype = dtype_of(x);
   if (t.dtype != DType::f32 && t.dtype != DType::f64)
     throw py::type_error("logitloss._core: vector math takes float32 or float64");
+  if ((t.op == VecMathOp::tanh || t.op == VecMathOp::sech2) && t.dtype != DType::f64)
+    throw py::type_error("logitloss._core: tanh and sech2 take float64");
   py::array out(x.dtype(), std::vector<py::ssize_t>{x.shape(0)});
   t.x = x.data();
   t.out = out.mutable_data();
@@ -571,7 +584,7 @@ PYBIND11_MODULE(_core, m) {
   // --- cross-entropy family
   m.def("cross_entropy", &cross_entropy, py::arg("x"), py::arg("target"), py::arg("prob"),
         py::arg("weight"), py::arg("ignore_index"), py::arg("has_ignore"), py::arg("smoothing"),
-        py::arg("loss"), py::arg("target_weight"), py::arg("grad"), py::arg("grad_scale"),
+        py::arg("softcap"), py::arg("z_loss"), py::arg("loss"), py::arg("target_weight"), py::arg("grad"), py::arg("grad_scale"),
         py::arg("grad_scalar"), py::arg("nll"));
   // --- end cross-entropy family
   // issue 4

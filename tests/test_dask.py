@@ -287,7 +287,8 @@ def ce_data(request):
 
 
 CE_OPTIONS = [{}, {"weight": np.linspace(0.5, 2.0, 7)},
-              {"weight": np.linspace(0.5, 2.0, 7), "label_smoothing": 0.2, "ignore_index": 3}]
+              {"weight": np.linspace(0.5, 2.0, 7), "label_smoothing": 0.2, "ignore_index": 3},
+              {"weight": np.linspace(0.5, 2.0, 7), "softcap": 2.5, "z_loss": 1e-2}]
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
@@ -412,6 +413,13 @@ def test_cross_entropy_errors():
         lld.cross_entropy(dx, good, np.ones(3))
     with pytest.raises(ValueError, match=r"cross_entropy: label_smoothing must be in \[0, 1\]"):
         lld.cross_entropy(dx, good, label_smoothing=1.5)
+    with pytest.raises(ValueError, match=r"cross_entropy: softcap must be a finite number > 0"):
+        lld.cross_entropy(dx, good, softcap=-2.0)
+    with pytest.raises(ValueError, match=r"cross_entropy_grad: z_loss must be a finite number"):
+        lld.cross_entropy_grad(dx, good, z_loss=-1.0)
+    with pytest.raises(ValueError, match=r"cross_entropy: weight has shape \(3,\) but input "
+                                         r"has shape \(6, 4\)"):
+        lld.cross_entropy(dx, good, np.ones(3))
     with pytest.raises(TypeError, match=r"cross_entropy: ignore_index must be an int"):
         lld.cross_entropy(dx, good, ignore_index=1.5)
     with pytest.raises(ValueError, match=r"cross_entropy: axis 2 is out of bounds"):
@@ -513,3 +521,69 @@ def test_zarr_example_runs_and_matches_in_memory():
                            "16000"], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "OK: chunked mean equals the in-memory mean" in proc.stdout
+
+
+# ------------------------------------------------- linear cross-entropy
+
+
+def linear_problem(lead=(30, 4), features=6, vocab=25):
+    h = rng.standard_normal((*lead, features))
+    w = rng.standard_normal((vocab, features)) * 0.5
+    b = rng.standard_normal(vocab)
+    t = rng.integers(0, vocab, lead)
+    t.reshape(-1)[::7] = -100
+    return h, w, b, t
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_linear_cross_entropy_matches_in_memory(reduction, with_bias):
+    h, w, b, t = linear_problem()
+    b = b if with_bias else None
+    kw = dict(reduction=reduction, class_weight=np.linspace(0.5, 2, 25), softcap=3.0,
+              z_loss=1e-3, label_smoothing=0.1)
+    dh = da.from_array(h, chunks=(7, 2, 6))  # rows split unevenly, D whole
+    dt = da.from_array(t, chunks=(13, 4))
+    g_out = rng.standard_normal(t.shape) if reduction == "none" else 0.5
+    lazy_value, lazy_grads = lld.linear_cross_entropy_value_and_grad(dh, w, dt, b, **kw)
+    lazy_grad = lld.linear_cross_entropy_grad(dh, w, dt, b, grad_output=g_out, **kw)
+    value, grads, grad = compute(lazy_value, lazy_grads, lazy_grad)
+    assert_close(value, ll.linear_cross_entropy(h, w, t, b, **kw), ulps=8)
+    for got, want in zip(grads, ll.linear_cross_entropy_grad(h, w, t, b, **kw)):
+        assert (got is None) == (want is None)
+        if want is not None:
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    want = ll.linear_cross_entropy_grad(h, w, t, b, grad_output=g_out, **kw)
+    for got, wg in zip(grad, want):
+        if wg is not None:
+            np.testing.assert_allclose(got, wg, rtol=1e-12, atol=1e-15)
+
+
+def test_linear_cross_entropy_errors_and_targets():
+    h, w, _b, t = linear_problem()
+    dh = da.from_array(h, chunks=(10, 4, 6))
+    with pytest.raises(ValueError, match=r"linear_cross_entropy: weight has shape \(25, 5\)"):
+        lld.linear_cross_entropy(dh, w[:, :5], t)
+    with pytest.raises(ValueError, match=r"linear_cross_entropy_grad: target has shape"):
+        lld.linear_cross_entropy_grad(dh, w, t[:3])
+    with pytest.raises(ValueError, match=r"linear_cross_entropy: chunk_size must be >= 1"):
+        lld.linear_cross_entropy(dh, w, t, chunk_size=0)
+    bad = t.copy()
+    bad[5, 1] = 99
+    with pytest.raises(IndexError, match="target 99 is out of range for 25 classes"):
+        compute(lld.linear_cross_entropy(dh, w, bad))
+
+
+def test_linear_cross_entropy_on_a_local_distributed_cluster():
+    distributed = pytest.importorskip("distributed")
+    h, w, b, t = linear_problem(lead=(200,), features=8, vocab=60)
+    dh, dt = da.from_array(h, chunks=(45, 8)), da.from_array(t, chunks=45)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        loss, (d_h, d_w, d_b) = client.compute(
+            lld.linear_cross_entropy_value_and_grad(dh, w, dt, b), sync=True)
+    want, (w_h, w_w, w_b) = ll.linear_cross_entropy_value_and_grad(h, w, t, b)
+    assert_close(loss, want, ulps=8)
+    for got, ref in ((d_h, w_h), (d_w, w_w), (d_b, w_b)):
+        np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-15)

@@ -102,8 +102,11 @@ def test_log_sum_exp_family(x, axis, name):
             "nll_loss_value_and_grad",
         ]
     ),
+    st.sampled_from([None, None, 30.0, 0.5, 1e-30, 0.0, -1.0, float("inf"), "30"]),
+    st.sampled_from([0.0, 0.0, 1e-4, 10.0, -1.0, float("nan")]),
 )
-def test_cross_entropy_family(x, target_kind, ignore_index, reduction, smoothing, name):
+def test_cross_entropy_family(x, target_kind, ignore_index, reduction, smoothing, name,
+                              softcap, z_loss):
     rng = np.random.default_rng(x.size)
     class_axis = 1 if x.ndim >= 2 else 0
     reduced = x.shape[:class_axis] + x.shape[class_axis + 1 :] if x.ndim else ()
@@ -116,7 +119,7 @@ def test_cross_entropy_family(x, target_kind, ignore_index, reduction, smoothing
         target = np.array(["a"] * 3)
     kwargs = {"ignore_index": ignore_index, "reduction": reduction}
     if name.startswith("cross"):
-        kwargs["label_smoothing"] = smoothing
+        kwargs.update(label_smoothing=smoothing, softcap=softcap, z_loss=z_loss)
     result = check_call(name, getattr(ll, name), x, target, **kwargs)
     if result is None:
         return
@@ -159,6 +162,64 @@ def test_binary_family(x, reduction, weight_kind, name):
         return
     for r in result if isinstance(result, tuple) else (result,):
         assert np.asarray(r).dtype == float_result_dtype(x)
+
+
+GRADIENTS = ["cross_entropy_grad", "cross_entropy_value_and_grad", "nll_loss_grad",
+             "binary_cross_entropy_with_logits_value_and_grad", "sigmoid_focal_loss_grad",
+             "logsumexp_grad", "softmax_grad", "log_softmax_grad"]
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(arrays(), st.sampled_from(GRADIENTS),
+       st.sampled_from(["new", "in place", "fortran", "wrong shape", "float32", "read-only",
+                        "list", "overlapping"]))
+def test_out_argument(x, name, kind):
+    """out= of every gradient: the result without out, or a clear error with
+    nothing written."""
+    fn = getattr(ll, name)
+    if name.startswith(("cross", "nll")):
+        axis = 1 if x.ndim >= 2 else 0
+        reduced = x.shape[:axis] + x.shape[axis + 1:] if x.ndim else ()
+        args: tuple = (np.zeros(reduced, np.int64),)
+    elif name.startswith(("binary", "sigmoid")):
+        args = (np.zeros(x.shape),)
+    elif name == "logsumexp_grad":
+        args = ()
+    else:
+        args = (np.ones(x.shape),)
+    want = check_call(name, fn, x, *args)
+    if want is None:
+        return
+    grad = want[1] if isinstance(want, tuple) else want
+    if kind == "in place":
+        x = x.astype(grad.dtype)  # a copy of the input's type: the one that may be out
+    out = {
+        "new": lambda: np.empty_like(grad),
+        "in place": lambda: x,
+        "fortran": lambda: np.asfortranarray(np.empty_like(grad)),
+        "wrong shape": lambda: np.empty((*grad.shape, 1), grad.dtype),
+        "float32": lambda: np.empty(grad.shape, np.float32 if grad.dtype != np.float32
+                                    else np.float64),
+        "read-only": lambda: np.broadcast_to(np.zeros((), grad.dtype), grad.shape),
+        "list": lambda: grad.tolist(),
+        "overlapping": lambda: args[0] if args and args[0].shape == grad.shape
+        and args[0].dtype == grad.dtype else np.empty_like(grad),
+    }[kind]()
+    before = np.array(out, copy=True) if isinstance(out, np.ndarray) else None
+    CASES["count"] += 1
+    try:
+        got = fn(x, *args, out=out)
+    except (TypeError, ValueError) as exc:
+        CASES["errors"] += 1
+        assert str(exc).startswith(name + ":"), f"{type(exc).__name__}: {exc}"  # noqa: PT017
+        if before is not None:
+            np.testing.assert_array_equal(out, before)  # nothing written
+        return
+    assert kind in ("new", "in place", "fortran", "overlapping") or grad.size == 0, kind
+    got_grad = got[1] if isinstance(got, tuple) else got
+    if x.ndim:
+        assert got_grad is out
+    np.testing.assert_array_equal(got_grad, grad)
 
 
 def test_report_the_number_of_cases():

@@ -81,9 +81,11 @@ struct CeTask {
   int64_t ignore_index = 0;
   bool has_ignore = false;           // false: no index is ignored
   double smoothing = 0;              // label smoothing in [0, 1]
+  double softcap = 0;                // c > 0: logits c tanh(x / c); 0: none
+  double z_loss = 0;                 // z >= 0: adds z w lse^2 per row
   double* loss = nullptr;            // per row, or null
   double* target_weight = nullptr;   // per row, or null
-  MutView3 grad;                     // NLL: must be zero-filled by the caller
+  MutView3 grad;                     // may be x itself (in place)
   const double* grad_scale = nullptr;  // per row; null: grad_scalar
   double grad_scalar = 1;
   // Lowest row whose target is neither ignored nor in [0, classes); the
@@ -103,7 +105,10 @@ struct CeKernels {
 // elements are numbered in C order of that shape and processed in FIXED
 // blocks of `block` elements (the kernels' work unit), so per-block partial
 // sums never depend on the thread split.
-enum class VecMathOp : int32_t { log = 0, log1p = 1, exp = 2, exp_nonpos = 3, log1p_unit = 4 };
+enum class VecMathOp : int32_t {
+  log = 0, log1p = 1, exp = 2, exp_nonpos = 3, log1p_unit = 4,
+  tanh = 5, sech2 = 6,  // double only
+};
 
 // Test-only: out[i] = op(x[i]) with the ISA's vector math, contiguous n.
 struct VecMathTask {

@@ -15,6 +15,7 @@
 
 #include "focal.h"
 #include "rows.h"
+#include "../simd/tanh.h"
 
 namespace logitloss {
 namespace LL_ISA {
@@ -131,6 +132,14 @@ inline V vector_math_op(VecMathOp op, V v) {
       const V u = F(1) + v;
       return log1p_unit(v, u, F(1) / u);
     }
+    case VecMathOp::tanh:
+    case VecMathOp::sech2:
+      if constexpr (std::is_same_v<V, vd>) {  // double lanes only (soft-capping)
+        vd sech2;
+        const vd t = tanh_v(v, &sech2);
+        return op == VecMathOp::tanh ? t : sech2;
+      }
+      break;
   }
   return v;
 }

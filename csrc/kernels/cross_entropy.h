@@ -2,196 +2,17 @@
 // ignore_index, label smoothing, probability targets), their gradients, and
 // the fused value-and-gradient kernel, over the class axis of an
 // (outer, classes, inner) view.
-//
-// Note [Stable cross-entropy]
-// With the row statistics of Note [Stable log-sum-exp] (m = row max, `ties`
-// = number of entries equal to m, `rest` = sum of exp(x - m) over the
-// others, all in double) let L = log(ties) + log1p(rest / ties) >= 0, so
-// that -log_softmax(x)_c = (m - x_c) + L. Every loss is a sum of such terms
-// with non-negative coefficients:
-//     index target t:  (1 - eps) w_t ((m - x_t) + L)
-//                      + eps/C (sum_c w_c (m - x_c) + L sum_c w_c)
-//     probabilities q: sum_c w_c q'_c (m - x_c) + L sum_c w_c q'_c,
-//                      q' = (1 - eps) q + eps/C
-// m - x_c is exact in double for float storage, and nothing cancels, so a
-// confident row (loss ~ 1e-30) keeps every digit, where PyTorch's
-// logsumexp(x) - x_t loses them all. Error budget (float32): each
-// exp(x - m) is within 1 ULP (Note [Vector exp]), so `rest` and, since
-// d log1p(r) / log1p(r) <= dr / r, L are within 2^-23 relative; the double
-// arithmetic adds ~2^-52; the single final rounding adds 1/2 ULP: at most
-// 2.5 ULP (measured: 1; tests/test_cross_entropy_accuracy.py holds 4).
-//
-// The gradient of row r with scale s (grad_output, / the 'mean' denominator)
-// is s (S p_c - k_c), with p = softmax(x), k_c the coefficient of (m - x_c)
-// above and S = sum_c k_c. At an index target, p_t - 1 would cancel for a
-// confident row; there it is computed as
-//     x_t == m:  p_t - 1 = -((ties - 1) + rest) / (ties + rest)
-//     x_t <  m:  p_t <= 1/2, so p_t - 1 loses nothing
-// in double, with exp(x_t - m) compensated for the rounding of x_t - m
-// (float32: measured within 1 ULP; the tests allow 8). The other entries,
-// s (S p_c - k_c), are formed in the compute type: within 2 ULP without
-// smoothing (measured), but where k_c > 0 (smoothing, probabilities) and
-// p_c is close to k_c / S the difference cancels, and its error is a few
-// ULP of s p_c rather than of the result (measured up to 58 ULP of the
-// result for eps = 0.1; PyTorch's p_c - q_c cancels the same way).
-//
-// Rows whose max is not finite (a +inf entry, or only -inf/NaN entries) have
-// a NaN loss and gradient, as PyTorch's log_softmax gives there. Ignored rows
-// (and rows with an out-of-range target, which the caller turns into an
-// IndexError) have loss 0 and gradient 0.
+// The per-row formulas and Note [Stable cross-entropy] are in
+// cross_entropy_terms.h; soft-capped rows in cross_entropy_capped.h.
 #pragma once
 
-#include <cstring>
-#include <type_traits>
-
-#include "row_stats.h"
+#include "cross_entropy_capped.h"
+#include "cross_entropy_terms.h"
 
 namespace logitloss {
 namespace LL_ISA {
 
 namespace ce {
-
-enum class Mode { index, index_smooth, prob };
-
-// Lowers *slot to r (relaxed atomics: only the final minimum matters).
-inline void report_bad_row(int64_t* slot, int64_t r) {
-  int64_t cur = __atomic_load_n(slot, __ATOMIC_RELAXED);
-  while (r < cur &&
-         !__atomic_compare_exchange_n(slot, &cur, r, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
-  }
-}
-
-// What the targets say about a row: its weight, or that it is skipped.
-struct RowTarget {
-  bool active;  // neither ignored nor out of range
-  int64_t index;
-  double weight;
-};
-
-inline RowTarget row_target(const CeTask& t, int64_t r) {
-  const int64_t c = t.target[r];
-  if (t.has_ignore && c == t.ignore_index) return {false, c, 0.0};
-  if (c < 0 || c >= t.x.classes) {
-    if (t.bad_row) report_bad_row(t.bad_row, r);
-    return {false, c, 0.0};
-  }
-  return {true, c, t.weight ? t.weight[c] : 1.0};
-}
-
-inline double row_scale(const CeTask& t, int64_t r) {
-  return t.grad_scale ? t.grad_scale[r] : t.grad_scalar;
-}
-
-// exp(a - b) in double with the rounding of a - b compensated.
-inline double exp_diff_scalar(double a, double b) {
-  const double hi = a - b;
-  const double bb = a - hi;
-  double lo = (a - (hi + bb)) + (bb - b);
-  if (lo != lo) lo = 0;
-  return std::exp(hi) * (1.0 + lo);
-}
-
-// v in every lane of N (double or a vector of doubles).
-template <class N>
-inline N lanes_of(double v) {
-  if constexpr (std::is_same_v<N, double>)
-    return v;
-  else
-    return splat<N>(v);
-}
-
-// Per-row sums of Note [Stable cross-entropy], for one row (N = double) or
-// one per lane (N = vd, the row blocks' finish).
-template <class N = double>
-struct Sums {
-  N m, ties, rest;
-  N coef_sum;  // S = sum_c k_c (without the index target's share)
-  N coef_dot;  // sum_c k_c (m - x_c)
-  N L{};       // log(total), from log_total_scalar or log_total_lanes
-  N total() const { return ties + rest; }
-  void log_total_scalar() { L = std::log(ties) + std::log1p(rest / ties); }
-};
-
-// Accumulator helpers (acc_t is a vector type or AccF, see vec.h).
-inline vd acc_mul(vd a, vd b) { return a * b; }
-inline vd_wide acc_mul(vd_wide a, vd_wide b) { return a * b; }
-inline AccF acc_mul(const AccF& a, const AccF& b) { return {a.lo * b.lo, a.hi * b.hi}; }
-
-// An accumulator's lanes, in order, to W doubles at `out`.
-template <class A>
-inline void store_lanes(double* out, const A& a) {
-  std::memcpy(out, &a, sizeof(A));
-}
-
-template <class A>
-constexpr int lanes_of_acc() {
-  return int(sizeof(A) / sizeof(double));
-}
-
-template <class A>
-inline A acc_splat(double v) {
-  A a{};
-  for (int j = 0; j < lanes_of_acc<A>(); ++j) set_lane(a, j, v);
-  return a;
-}
-
-// A double-lane accumulator of n weights from `w` (or ones), zero past n.
-template <class A>
-inline A load_weights(const double* w, int64_t k, int64_t n) {
-  A a{};
-  for (int64_t i = 0; i < n; ++i) set_lane(a, int(i), w ? w[k + i] : 1.0);
-  return a;
-}
-
-// The row's data the kernels need besides x: where the gradient and the
-// probability targets live, and the target's terms.
-template <class N = double>
-struct RowCoef {
-  N a;      // (1 - eps) w_t: coefficient of the index target
-  N b;      // eps / C: the uniform share (index targets)
-  N scale;  // gradient scale s
-};
-
-// Loss of one row (or lane) from its sums (index or probability targets).
-template <Mode M, class N>
-inline N row_loss(const Sums<N>& s, const RowCoef<N>& rc, N x_t) {
-  const N L = s.L;
-  if constexpr (M == Mode::prob) return s.coef_dot + s.coef_sum * L;
-  N loss = rc.a * ((s.m - x_t) + L);
-  if constexpr (M == Mode::index_smooth) loss += rc.b * (s.coef_dot + s.coef_sum * L);
-  return loss;
-}
-
-// Gradient at the index target, without cancellation (Note above).
-// exp_t = exp(x_t - m), compensated (exp_diff_scalar, or exp_diff on lanes).
-// Both cases are evaluated (vector lanes take either).
-template <class N>
-inline N target_grad(const Sums<N>& s, const RowCoef<N>& rc, N x_t, N w_t, N exp_t) {
-  const N total = s.total();
-  const auto at_max = x_t == s.m;
-  const N p = (at_max ? lanes_of<N>(1.0) : exp_t) / total;  // 1 / total at the max
-  const N pm1 = at_max ? -((s.ties - 1.0) + s.rest) / total : p - 1.0;
-  return rc.scale * (rc.a * pm1 + rc.b * (s.coef_sum * p - w_t));
-}
-
-// The gradient row is s (S' p_c - k_c) with S' = a (index), a + b S
-// (smoothed index) or S (probabilities). Index rows have no k_c off the
-// target, so s S' / total multiplies exp(x_c - m) directly; otherwise
-// (exp * (S' / total) - k_c) * s, so that where p_c == q_c exactly (e.g. one
-// class) both products round alike and the gradient is exactly 0.
-template <Mode M, class N>
-inline N exp_multiplier(const Sums<N>& s, const RowCoef<N>& rc) {
-  if constexpr (M == Mode::index) return rc.scale * rc.a / s.total();
-  const N S = M == Mode::prob ? s.coef_sum : rc.a + rc.b * s.coef_sum;
-  return S / s.total();
-}
-
-template <class T>
-inline void fill_row(const MutView3& g, int64_t r, double v) {
-  const MutRowPtr<T> out = row_ptr<T>(g, r);
-  const T y = from_compute<T>(compute_t<T>(v));
-  for (int64_t k = 0; k < g.classes; ++k) out[k] = y;
-}
 
 // ------------------------------------------------------- contiguous rows
 
@@ -219,12 +40,13 @@ inline void coef_pass(const CeTask& t, const T* x, const T* q, int64_t C, comput
     const auto tie = xv == mvec;
     ties += widen(tie ? splat<V>(F(1)) : V{});
     rest.add(widen(tie ? V{} : e));
+    // Pad lanes hold x = m so that 0 * (m - x) stays 0. Read before the
+    // exps are kept: in place, `keep` is x itself.
+    const V xd = n == W ? xv : load_partial<T>(x + k, n, m);
     if constexpr (kKeep) store_n<T>(keep + k, e, n);
     A coef = load_weights<A>(t.weight, k, n);
     if constexpr (M == Mode::prob)
       coef = acc_mul(coef, widen(load_n<T>(q + k, n, F(0)) * F(1 - eps) + uniform));
-    // Pad lanes hold x = m so that 0 * (m - x) stays 0.
-    const V xd = n == W ? xv : load_partial<T>(x + k, n, m);
     csum.add(coef);
     cdot.add(acc_mul(coef, mwide - widen(xd)));
   });
@@ -252,16 +74,11 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
     T* g = kGrad ? static_cast<T*>(t.grad.data) + row_offset(t.grad, r) : nullptr;
     const T* q = M == Mode::prob ? static_cast<const T*>(t.prob.data) + row_offset(t.prob, r)
                                  : nullptr;
-    RowTarget tg{true, 0, 1.0};
-    if constexpr (M != Mode::prob) {
-      tg = row_target(t, r);
-      if (t.target_weight) t.target_weight[r] = tg.weight;
-      if (!tg.active) {
-        if (t.loss) t.loss[r] = 0;
-        if constexpr (kGrad)
-          for_chunks<W>(C, [&](int64_t k, int64_t n) { store_n<T>(g + k, V{}, n); });
-        continue;
-      }
+    const RowTarget tg = take_target<M>(t, r);
+    if (!tg.active) {
+      if constexpr (kGrad)
+        for_chunks<W>(C, [&](int64_t k, int64_t n) { store_n<T>(g + k, V{}, n); });
+      continue;
     }
     if (!t.loss && !kGrad) continue;  // targets only
     V mv = splat<V>(-kInf<F>);
@@ -273,17 +90,20 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
       continue;
     }
     const T* next = next_row<T>(t.x, r, r1);
+    // Before the exp pass: in place, the gradient row (holding the exps) is x.
+    const double x_t = M == Mode::prob ? 0.0 : double(to_compute(x[tg.index]));
     Sums<> s{double(m), 0.0, 0.0, 0.0, 0.0};
     if constexpr (M == Mode::index)
       exp_pass<T, kKeepExp>(x, C, m, next, g, s.ties, s.rest);
     else
       coef_pass<T, M, kKeepExp>(t, x, q, C, m, next, g, s);
     s.log_total_scalar();
-    const RowCoef<> rc{(1 - eps) * tg.weight, eps / double(C), kGrad ? row_scale(t, r) : 0.0};
-    const double x_t = M == Mode::prob ? 0.0 : double(to_compute(x[tg.index]));
-    if (t.loss) t.loss[r] = row_loss<M>(s, rc, x_t);
+    const RowCoef<> rc{(1 - eps) * tg.weight, eps / double(C), kGrad ? row_scale(t, r) : 0.0,
+                       t.z_loss * tg.weight};
+    const bool has_z = t.z_loss != 0;
+    if (t.loss) t.loss[r] = row_loss_z<M>(s, rc, x_t, has_z);
     if constexpr (kGrad) {
-      const V mul = splat<V>(F(exp_multiplier<M>(s, rc)));
+      const V mul = splat<V>(F(exp_multiplier<M>(s, rc, has_z)));
       const F share = F(rc.b);  // index_smooth: k_c = b w_c
       const V scale = splat<V>(F(rc.scale));
       for_chunks<W>(C, [&](int64_t k, int64_t n) {
@@ -304,8 +124,8 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
         store_n<T>(g + k, y, n);
       });
       if constexpr (M != Mode::prob)
-        g[tg.index] =
-            from_compute<T>(F(target_grad(s, rc, x_t, tg.weight, exp_diff_scalar(x_t, s.m))));
+        g[tg.index] = from_compute<T>(
+            F(target_grad(s, rc, x_t, tg.weight, exp_diff_scalar(x_t, s.m), has_z)));
     }
   }
 }
@@ -316,13 +136,13 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
 template <int W>
 struct BlockLanes {
   alignas(64) double m[W], ties[W], rest[W], L[W], coef_sum[W], coef_dot[W];
-  alignas(64) double a[W], b[W], scale[W], x_t[W], w_t[W];
+  alignas(64) double a[W], b[W], scale[W], z[W], x_t[W], w_t[W];
   Sums<vd> sums(int j) const {
     return {load<double>(m + j), load<double>(ties + j), load<double>(rest + j),
             load<double>(coef_sum + j), load<double>(coef_dot + j), load<double>(L + j)};
   }
   RowCoef<vd> coef(int j) const {
-    return {load<double>(a + j), load<double>(b + j), load<double>(scale + j)};
+    return {load<double>(a + j), load<double>(b + j), load<double>(scale + j), load<double>(z + j)};
   }
 };
 
@@ -330,22 +150,22 @@ struct BlockLanes {
 // included) is the same whether or not the caller also forms the gradient:
 // cross_entropy and cross_entropy_value_and_grad agree bit for bit.
 template <Mode M, int W>
-__attribute__((noinline)) void lane_losses(const BlockLanes<W>& l, double* loss) {
+__attribute__((noinline)) void lane_losses(const BlockLanes<W>& l, double* loss, bool has_z) {
   for (int j = 0; j < W; j += lanes_v<vd>)
-    store<double>(loss + j, row_loss<M>(l.sums(j), l.coef(j), load<double>(l.x_t + j)));
+    store<double>(loss + j, row_loss_z<M>(l.sums(j), l.coef(j), load<double>(l.x_t + j), has_z));
 }
 
 // Every lane's gradient multiplier of exp(x - m) and gradient at the index target.
 template <Mode M, int W>
-inline void lane_grads(const BlockLanes<W>& l, double* mul, double* grad_t) {
+inline void lane_grads(const BlockLanes<W>& l, double* mul, double* grad_t, bool has_z) {
   for (int j = 0; j < W; j += lanes_v<vd>) {
     const Sums<vd> s = l.sums(j);
     const RowCoef<vd> rc = l.coef(j);
-    store<double>(mul + j, exp_multiplier<M>(s, rc));
+    store<double>(mul + j, exp_multiplier<M>(s, rc, has_z));
     if constexpr (M != Mode::prob) {
       const vd x_t = load<double>(l.x_t + j);
       const vd w_t = load<double>(l.w_t + j);
-      store<double>(grad_t + j, target_grad(s, rc, x_t, w_t, exp_diff(x_t, s.m)));
+      store<double>(grad_t + j, target_grad(s, rc, x_t, w_t, exp_diff(x_t, s.m), has_z));
     }
   }
 }
@@ -402,6 +222,10 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
     const RowBlock<T> xb(t.x, rb, n);
     const SecondBlock<T> q_block(M == Mode::prob, t.prob, rb, n, xb);
     const RowBlock<T>& qb = q_block.block;
+    // The targets' logits, before any exp is kept: in place, the gradient is x.
+    alignas(64) double x_t[W];
+    for (int j = 0; j < W; ++j)
+      x_t[j] = M == Mode::prob || !tg[j].active ? 0.0 : double(to_compute(xb.at(j, tg[j].index)));
     V mv = splat<V>(-kInf<F>);
     for (int64_t k = 0; k < C; ++k) mv = vmax(xb.load(k), mv);
     const auto special = abs_v(mv) == kInf<F>;  // vmax skips NaN: mv is never NaN
@@ -448,12 +272,14 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
       lanes.a[j] = on ? (1 - eps) * tg[j].weight : 0.0;
       lanes.b[j] = on ? eps / double(C) : 0.0;
       lanes.scale[j] = kGrad && on ? row_scale(t, r) : 0.0;
+      lanes.z[j] = on ? t.z_loss * tg[j].weight : 0.0;
       lanes.w_t[j] = tg[j].weight;
-      lanes.x_t[j] = M == Mode::prob || !on ? lanes.m[j] : double(to_compute(xb.at(j, tg[j].index)));
+      lanes.x_t[j] = M == Mode::prob || !on ? lanes.m[j] : x_t[j];
     }
+    const bool has_z = t.z_loss != 0;
     alignas(64) double loss_d[W], mul_d[W], grad_t_d[W];
-    lane_losses<M>(lanes, loss_d);
-    if constexpr (kGrad) lane_grads<M>(lanes, mul_d, grad_t_d);
+    lane_losses<M>(lanes, loss_d, has_z);
+    if constexpr (kGrad) lane_grads<M>(lanes, mul_d, grad_t_d, has_z);
     if (t.loss)
       for (int j = 0; j < n; ++j)
         t.loss[rb + j] = !tg[j].active ? 0.0 : special[j] ? kNaN<double> : loss_d[j];
@@ -502,10 +328,16 @@ void rows(const CeTask& t, int64_t r0, int64_t r1) {
 
 template <class T, Mode M>
 void rows_grad_or_not(const CeTask& t, int64_t r0, int64_t r1) {
-  if (t.grad.data)
+  if (t.softcap > 0) {  // Note [Soft-capped cross-entropy]
+    if (t.grad.data)
+      capped_rows<T, M, true>(t, r0, r1);
+    else
+      capped_rows<T, M, false>(t, r0, r1);
+  } else if (t.grad.data) {
     rows<T, M, true>(t, r0, r1);
-  else
+  } else {
     rows<T, M, false>(t, r0, r1);
+  }
 }
 
 }  // namespace ce
@@ -522,21 +354,22 @@ void cross_entropy_rows(const CeTask& t, int64_t r0, int64_t r1) noexcept {
     ce::rows_grad_or_not<T, Mode::index>(t, r0, r1);
 }
 
-// NLL from log-probabilities: loss -w_t x_t, gradient -s w_t at the target
-// (the caller zero-fills the gradient). Reads one element per row.
+// NLL from log-probabilities: loss -w_t x_t; the gradient row is -s w_t at
+// the target and 0 elsewhere, written whole (x_t is read first, so the
+// gradient may be x itself). Reads one element per row.
 template <class T>
 void nll_rows(const CeTask& t, int64_t r0, int64_t r1) noexcept {
   for (int64_t r = r0; r < r1; ++r) {
     const ce::RowTarget tg = ce::row_target(t, r);
     if (t.target_weight) t.target_weight[r] = tg.weight;
-    if (!tg.active) {
-      if (t.loss) t.loss[r] = 0;
-      continue;
+    const double x_t = tg.active ? double(to_compute(row_ptr<T>(t.x, r)[tg.index])) : 0.0;
+    if (t.loss) t.loss[r] = tg.active ? -(tg.weight * x_t) : 0.0;
+    if (t.grad.data) {
+      const MutRowPtr<T> g = row_ptr<T>(t.grad, r);
+      const T zero = from_compute<T>(compute_t<T>(0));
+      for (int64_t k = 0; k < t.grad.classes; ++k) g[k] = zero;
+      if (tg.active) g[tg.index] = from_compute<T>(compute_t<T>(-(tg.weight * ce::row_scale(t, r))));
     }
-    if (t.loss) t.loss[r] = -(tg.weight * double(to_compute(row_ptr<T>(t.x, r)[tg.index])));
-    if (t.grad.data)
-      row_ptr<T>(t.grad, r)[tg.index] =
-          from_compute<T>(compute_t<T>(-(tg.weight * ce::row_scale(t, r))));
   }
 }
 

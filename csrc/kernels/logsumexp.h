@@ -169,11 +169,16 @@ void softmax_rows(const SoftmaxTask& t, int64_t r0, int64_t r1) noexcept {
 // zero scale), NaN when a NaN is present, and for a +inf max NaN at the +inf
 // entries and 0 elsewhere (exp(x - inf), as autograd computes it).
 template <class T, bool kHasB>
+inline SpecialRow lse_grad_scan(const View3& xv, const View3& bv, int64_t r) {
+  const RowPtr<T> x = row_ptr<T>(xv, r);
+  return scan_special<T, kHasB>(x, kHasB ? row_ptr<T>(bv, r) : x, xv.classes);  // an absent b has no rows
+}
+
+template <class T, bool kHasB>
 inline void lse_grad_special(const View3& xv, const View3& bv, const MutView3& ov, int64_t r) {
   const RowPtr<T> x = row_ptr<T>(xv, r);
-  const RowPtr<T> b = kHasB ? row_ptr<T>(bv, r) : x;  // an absent b has no rows
   const MutRowPtr<T> out = row_ptr<T>(ov, r);
-  const SpecialRow s = scan_special<T, kHasB>(x, b, xv.classes);
+  const SpecialRow s = lse_grad_scan<T, kHasB>(xv, bv, r);  // all of x read first: out may be x
   for (int64_t k = 0; k < xv.classes; ++k) {
     double v = 0.0;
     if (s.nan) v = kNaN<double>;
@@ -227,6 +232,17 @@ void lse_grad_rows(const LseGradTask& t, int64_t r0, int64_t r1) noexcept {
     const BlockStats<T, kHasB> st(xb, &bb, C, kept.buffer());
     V scale;
     for (int j = 0; j < W; ++j) scale[j] = F(row_scale(st.lane(j), rb + (j < n ? j : n - 1)));
+    // Rows with a non-finite max get lse_grad_special's values in the same
+    // sweep, from flags read first: in place, out is x, overwritten as it goes.
+    const bool any_special = any_lane<V>(st.special);
+    mask_t<V> nan_row{}, inf_row{};
+    if (any_special)
+      for (int j = 0; j < n; ++j)
+        if (st.special[j]) {
+          const SpecialRow s = lse_grad_scan<T, kHasB>(t.x, t.b, rb + j);
+          nan_row[j] = s.nan ? -1 : 0;
+          inf_row[j] = !s.nan && s.m == kInf<double> ? -1 : 0;
+        }
     for (int64_t k = 0; k < C; ++k) {
       const V xv = xb.load(k);
       V y = kept.get(k, xb, st.m) * scale;
@@ -234,10 +250,12 @@ void lse_grad_rows(const LseGradTask& t, int64_t r0, int64_t r1) noexcept {
         const V w = bb.load(k);
         y = mask_zero_scale(xv, w) == -kInf<F> ? V{} : y * w;
       }
+      if (any_special) {
+        const auto nan_here = nan_row | (inf_row & (xv == kInf<F>));
+        y = st.special ? (nan_here ? splat<V>(kNaN<F>) : V{}) : y;
+      }
       ob.store(k, y, n);
     }
-    for (int j = 0; j < n; ++j)
-      if (st.special[j]) lse_grad_special<T, kHasB>(t.x, t.b, t.out, rb + j);
   });
 }
 
@@ -248,12 +266,21 @@ void lse_grad_rows(const LseGradTask& t, int64_t r0, int64_t r1) noexcept {
 // Rows that are -inf throughout have a zero gradient; rows with a NaN or a
 // +inf entry give NaN.
 template <class T>
-inline void softmax_grad_special(const SoftmaxGradTask& t, int64_t r) {
+inline double softmax_grad_special_value(const SoftmaxGradTask& t, int64_t r) {
   const RowPtr<T> x = row_ptr<T>(t.x, r);
-  const MutRowPtr<T> out = row_ptr<T>(t.out, r);
   const SpecialRow s = scan_special<T, false>(x, x, t.x.classes);
-  const double v = !s.nan && s.m == -kInf<double> ? 0.0 : kNaN<double>;
-  for (int64_t k = 0; k < t.x.classes; ++k) out[k] = from_compute<T>(compute_t<T>(v));
+  return !s.nan && s.m == -kInf<double> ? 0.0 : kNaN<double>;
+}
+
+template <class T>
+inline void fill_out_row(const MutView3& o, int64_t r, double v) {
+  const MutRowPtr<T> out = row_ptr<T>(o, r);
+  for (int64_t k = 0; k < o.classes; ++k) out[k] = from_compute<T>(compute_t<T>(v));
+}
+
+template <class T>
+inline void softmax_grad_special(const SoftmaxGradTask& t, int64_t r) {
+  fill_out_row<T>(t.out, r, softmax_grad_special_value<T>(t, r));
 }
 
 // Contiguous rows; kLog at compile time keeps both sweeps free of branches.
@@ -315,6 +342,10 @@ void softmax_grad_rows(const SoftmaxGradTask& t, int64_t r0, int64_t r1) noexcep
     const BlockStats<T, false> st(xb, nullptr, C, kept.buffer());
     V inv;
     for (int j = 0; j < W; ++j) inv[j] = F(softmax_row(st.lane(j)).inv_total);
+    // Special rows' values read before the sweep: in place, out is x.
+    double special_value[W];
+    for (int j = 0; j < n; ++j)
+      if (st.special[j]) special_value[j] = softmax_grad_special_value<T>(t, rb + j);
     RowSum<A, kCompensatedSums<T>> dot;
     for (int64_t k = 0; k < C; ++k) {
       const V gv = gb.load(k);
@@ -327,7 +358,7 @@ void softmax_grad_rows(const SoftmaxGradTask& t, int64_t r0, int64_t r1) noexcep
       ob.store(k, t.log ? gv - y * d : y * (gv - d), n);
     }
     for (int j = 0; j < n; ++j)
-      if (st.special[j]) softmax_grad_special<T>(t, rb + j);
+      if (st.special[j]) fill_out_row<T>(t.out, rb + j, special_value[j]);
   });
 }
 

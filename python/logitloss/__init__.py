@@ -21,6 +21,11 @@ from .cross_entropy import (
     nll_loss_grad,
     nll_loss_value_and_grad,
 )
+from .linear import (
+    linear_cross_entropy,
+    linear_cross_entropy_grad,
+    linear_cross_entropy_value_and_grad,
+)
 from .logsumexp import (
     log_softmax,
     log_softmax_grad,
@@ -53,6 +58,10 @@ __all__ = [
     "nll_loss",
     "nll_loss_grad",
     "nll_loss_value_and_grad",
+    # large vocabularies: the logits never formed
+    "linear_cross_entropy",
+    "linear_cross_entropy_grad",
+    "linear_cross_entropy_value_and_grad",
     # binary losses
     "binary_cross_entropy_with_logits",
     "binary_cross_entropy_with_logits_grad",

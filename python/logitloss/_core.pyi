@@ -30,6 +30,8 @@ def cross_entropy(
     ignore_index: int,
     has_ignore: bool,
     smoothing: float,
+    softcap: float,
+    z_loss: float,
     loss: _Array | None,
     target_weight: _Array | None,
     grad: _Array | None,

@@ -139,6 +139,22 @@ class ClassLayout(NamedTuple):
             a = a.transpose(others + list(self.axes))
         return a.reshape(self.outer, self.classes, self.inner)
 
+    def writable_view3(self, out: np.ndarray) -> np.ndarray | None:
+        """`out` (shaped like the input) as a writable (outer, classes, inner)
+        view of its own memory, or None where that would take a copy."""
+        view = self.view3(out)
+        return view if view.size == 0 or np.may_share_memory(view, out) else None
+
+    def output(self, out: np.ndarray | None, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+        """An array shaped like the input and its writable 3-D view: `out`
+        itself when given and viewable, else a new array (which the caller
+        copies into `out` when it was given: see `finish`)."""
+        if out is not None:
+            out3 = self.writable_view3(out)
+            if out3 is not None:
+                return out, out3
+        return self.new_output(dtype)
+
     def new_output(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
         """A fresh array shaped like the input and its writable 3-D view."""
         if self.contiguous_axes:

@@ -10,12 +10,13 @@ dimensions are merged whenever every operand's strides allow it.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import _core, _outputs
+from ._family import LossFamily
+from ._options import check_real, check_reduction
 from ._scalars import as_scalar
 from ._validation import as_array, broadcast_to_shape, compute_dtype
 
@@ -28,22 +29,11 @@ __all__ = [
     "sigmoid_focal_loss_value_and_grad",
 ]
 
-_REDUCTIONS = ("none", "mean", "sum")
-
-
 class _Operands(NamedTuple):
     x: np.ndarray  # input, kernel dtype
     y: np.ndarray  # target, broadcast-free, same shape and dtype
     w: np.ndarray | None  # weight broadcast to x.shape (zero-stride view)
     pw: np.ndarray | None  # pos_weight broadcast to x.shape (zero-stride view)
-
-
-def _check_reduction(func: str, reduction: object) -> str:
-    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
-        raise ValueError(
-            f"{func}: reduction must be 'none', 'mean' or 'sum', not {reduction!r}"
-        )
-    return reduction
 
 
 def _cast(a: np.ndarray, dtype: np.dtype, func: str, arg: str) -> np.ndarray:
@@ -126,10 +116,13 @@ class _KernelViews(NamedTuple):
 
 
 def _kernel_views(
-    inputs: list[np.ndarray | None], n_outputs: int, dtype: np.dtype
+    inputs: list[np.ndarray | None], n_outputs: int, dtype: np.dtype,
+    given: np.ndarray | None = None,
 ) -> _KernelViews:
     """3-D views of `inputs` (all of the first one's shape) and `n_outputs`
-    new arrays of that shape, for the kernel."""
+    arrays of that shape for the kernel: new ones, except that the last is
+    `given` when it is (a checked out=) and its strides merge with the
+    others'."""
     x = inputs[0]
     assert x is not None
     shape = x.shape
@@ -142,6 +135,8 @@ def _kernel_views(
     outs = [_outputs.empty(pshape, dtype) for _ in range(n_outputs)]
     inverse = sorted(range(len(perm)), key=perm.__getitem__)
     results = [o.transpose(inverse) for o in outs]
+    if given is not None:
+        outs[-1], results[-1] = given.transpose(perm), given
     layout = _merged_layout(pshape, [a for a in ins if a is not None] + outs)
     if layout is None:
         # An exotic layout (more than three unmergeable strided dimensions,
@@ -149,6 +144,9 @@ def _kernel_views(
         # another): fall back to C-contiguous copies of the inputs, broadcast
         # weights included, so everything merges into one dimension.
         ins = [None if a is None else np.ascontiguousarray(a) for a in ins]
+        if given is not None:  # computed into a new array, then copied into it
+            outs[-1] = _outputs.empty(pshape, dtype)
+            results[-1] = outs[-1].transpose(inverse)
         layout = _merged_layout(pshape, [a for a in ins if a is not None] + outs)
         assert layout is not None
     mshape, mstrides = layout
@@ -188,57 +186,85 @@ def _grad_output(
     return None, g_scalar
 
 
-def _run(
-    func: str,
-    kind: str,
-    ops: _Operands,
-    reduction: str,
-    *,
-    want_loss: bool,
-    want_grad: bool,
-    grad_output: Any = None,
-    alpha: float = 0.0,
-    gamma: float = 0.0,
-) -> tuple[Any, np.ndarray | None]:
-    x = ops.x
-    shape, dtype = x.shape, x.dtype
-    size = x.size
-    want_none_loss = want_loss and reduction == "none"
-    partials = None
-    if want_loss and reduction != "none":
-        partials = np.zeros(_core.binary_loss_blocks(size), np.float64)
-    g, g_scalar = (None, 1.0)
-    if want_grad:
-        g, g_scalar = _grad_output(func, grad_output, reduction, shape, dtype)
-    n_out = int(want_none_loss) + int(want_grad)
-    views = _kernel_views([x, ops.y, ops.w, ops.pw, g], n_out, dtype)
-    vx, vy, vw, vpw, vg = views.inputs
-    assert vx is not None  # input is always given; only the optional operands may be None
-    outs, results = iter(views.outputs), iter(views.results)
-    vl = next(outs) if want_none_loss else None
-    loss_out = next(results) if want_none_loss else None
-    vgrad = next(outs) if want_grad else None
-    grad = next(results) if want_grad else None
-    if size:
-        _core.binary_loss(kind, vx, vy, vw, vpw, float(alpha), float(gamma),
-                          vl, partials, vgrad, vg, g_scalar)
-    loss: Any = None
-    if want_loss:
-        if reduction == "none":
-            loss = loss_out
-        else:
-            assert partials is not None
-            total = _core.row_sum(partials)  # fixed (pairwise) order
-            if reduction == "mean":
-                total = total / size if size else float("nan")
-            loss = as_scalar(dtype, total)
-    return loss, grad
+class _BinaryCall:
+    """A validated call of an elementwise loss on logits (BCE-with-logits or
+    sigmoid focal): the LossCall of Note [Loss families]."""
+
+    def __init__(self, func: str, kind: str, ops: _Operands, reduction: str,
+                 alpha: float = 0.0, gamma: float = 0.0) -> None:
+        self.func, self.kind, self.ops, self.reduction = func, kind, ops, reduction
+        self.alpha, self.gamma = alpha, gamma
+        self.input, self.grad_shape, self.dtype = ops.x, ops.x.shape, ops.x.dtype
+
+    def others(self) -> list[tuple[str, Any]]:
+        ops = self.ops
+        return [("target", ops.y), ("weight", ops.w), ("pos_weight", ops.pw)]
+
+    def _run(self, want_loss: bool, want_grad: bool, grad_output: Any = None,
+             out: np.ndarray | None = None) -> tuple[Any, np.ndarray | None]:
+        ops, reduction = self.ops, self.reduction
+        x = ops.x
+        shape, dtype = x.shape, x.dtype
+        size = x.size
+        want_none_loss = want_loss and reduction == "none"
+        partials = None
+        if want_loss and reduction != "none":
+            partials = np.zeros(_core.binary_loss_blocks(size), np.float64)
+        g, g_scalar = (None, 1.0)
+        if want_grad:
+            g, g_scalar = _grad_output(self.func, grad_output, reduction, shape, dtype)
+        n_out = int(want_none_loss) + int(want_grad)
+        views = _kernel_views([x, ops.y, ops.w, ops.pw, g], n_out, dtype, out)
+        vx, vy, vw, vpw, vg = views.inputs
+        assert vx is not None  # input is always given; only the optional operands may be None
+        outs, results = iter(views.outputs), iter(views.results)
+        vl = next(outs) if want_none_loss else None
+        loss_out = next(results) if want_none_loss else None
+        vgrad = next(outs) if want_grad else None
+        grad = next(results) if want_grad else None
+        if size:
+            _core.binary_loss(self.kind, vx, vy, vw, vpw, self.alpha, self.gamma,
+                              vl, partials, vgrad, vg, g_scalar)
+        if out is not None and grad is not out:  # out's strides did not merge
+            assert grad is not None
+            np.copyto(out, grad)
+            grad = out
+        loss: Any = None
+        if want_loss:
+            if reduction == "none":
+                loss = loss_out
+            else:
+                assert partials is not None
+                total = _core.row_sum(partials)  # fixed (pairwise) order
+                if reduction == "mean":
+                    total = total / size if size else float("nan")
+                loss = as_scalar(dtype, total)
+        return loss, grad
+
+    def value(self) -> Any:
+        return self._run(want_loss=True, want_grad=False)[0]
+
+    def grad(self, grad_output: Any, out: np.ndarray | None) -> np.ndarray:
+        grad = self._run(want_loss=False, want_grad=True, grad_output=grad_output, out=out)[1]
+        assert grad is not None
+        return grad
+
+    def value_and_grad(self, out: np.ndarray | None) -> tuple[Any, np.ndarray]:
+        loss, grad = self._run(want_loss=True, want_grad=True, out=out)
+        assert grad is not None
+        return loss, grad
 
 
 # ------------------------------------------------------------------ BCE
 
 
-def binary_cross_entropy_with_logits(
+def _prepare_bce(func: str, input: Any, target: Any, weight: Any, pos_weight: Any,
+                 reduction: Any) -> _BinaryCall:
+    red = check_reduction(func, reduction)
+    return _BinaryCall(func, "bce", _operands(func, input, target, weight, pos_weight), red)
+
+
+def _binary_cross_entropy_with_logits(
     input: Any, target: Any, weight: Any = None, *, pos_weight: Any = None,
     reduction: str = "mean",
 ) -> Any:
@@ -285,46 +311,28 @@ def binary_cross_entropy_with_logits(
     >>> float(ll.binary_cross_entropy_with_logits([0.0, 0.0], [1.0, 0.0]))
     0.6931471805599453
     """
-    func = "binary_cross_entropy_with_logits"
-    reduction = _check_reduction(func, reduction)
-    ops = _operands(func, input, target, weight, pos_weight)
-    return _run(func, "bce", ops, reduction, want_loss=True, want_grad=False)[0]
 
-
-def binary_cross_entropy_with_logits_grad(
-    input: Any, target: Any, weight: Any = None, *, pos_weight: Any = None,
-    reduction: str = "mean", grad_output: Any = None,
-) -> np.ndarray:
-    """Gradient of :func:`binary_cross_entropy_with_logits` with respect to
+BINARY_CROSS_ENTROPY_WITH_LOGITS = LossFamily(
+    signature=_binary_cross_entropy_with_logits,
+    prepare=_prepare_bce,
+    grad_doc="""Gradient of :func:`binary_cross_entropy_with_logits` with respect to
     `input`: ``grad_output * w * ((1 + (pw - 1) * y) * sigmoid(x) - pw * y)``
     (divided by the element count for ``'mean'``).
 
     `grad_output` is a scalar for ``'mean'``/``'sum'`` (default 1) and an
-    array of the input's shape for ``'none'`` (default ones). Returns an
-    array shaped and typed like `input`.
+    array of the input's shape for ``'none'`` (default ones). `out`: an array
+    of the input's shape and dtype to write the gradient into, or `input`
+    itself (in place). Returns an array shaped and typed like `input`.
 
     Examples
     --------
     >>> import logitloss as ll
     >>> ll.binary_cross_entropy_with_logits_grad([0.0, 2.0], [1.0, 0.0])
     array([-0.25      ,  0.44039854])
-    """
-    func = "binary_cross_entropy_with_logits_grad"
-    reduction = _check_reduction(func, reduction)
-    ops = _operands(func, input, target, weight, pos_weight)
-    grad = _run(func, "bce", ops, reduction, want_loss=False, want_grad=True,
-                grad_output=grad_output)[1]
-    assert grad is not None
-    return grad
-
-
-def binary_cross_entropy_with_logits_value_and_grad(
-    input: Any, target: Any, weight: Any = None, *, pos_weight: Any = None,
-    reduction: str = "mean",
-) -> tuple[Any, np.ndarray]:
-    """``(loss, grad)`` of :func:`binary_cross_entropy_with_logits` in one
+    """,
+    value_and_grad_doc="""``(loss, grad)`` of :func:`binary_cross_entropy_with_logits` in one
     fused pass (input and target read once; only the gradient, and for
-    ``'none'`` the loss, written).
+    ``'none'`` the loss, written); `out` as for the gradient.
 
     Examples
     --------
@@ -333,30 +341,30 @@ def binary_cross_entropy_with_logits_value_and_grad(
     ...     [0.0], [1.0], pos_weight=[2.0])
     >>> float(loss), grad
     (1.3862943611198906, array([-1.]))
-    """
-    func = "binary_cross_entropy_with_logits_value_and_grad"
-    reduction = _check_reduction(func, reduction)
-    ops = _operands(func, input, target, weight, pos_weight)
-    loss, grad = _run(func, "bce", ops, reduction, want_loss=True, want_grad=True)
-    assert grad is not None
-    return loss, grad
+    """,
+    dask="elementwise",
+    example=("[0.0, 2.0, -2.0]", "[1.0, 1.0, 0.0]", ""),
+    loss_object="BCEWithLogitsLoss",
+    loss_object_options=("weight", "reduction", "pos_weight"),
+)
+(
+    binary_cross_entropy_with_logits,
+    binary_cross_entropy_with_logits_grad,
+    binary_cross_entropy_with_logits_value_and_grad,
+) = BINARY_CROSS_ENTROPY_WITH_LOGITS.functions()
 
 
 # ---------------------------------------------------------------- focal
 
 
-def _focal_params(func: str, alpha: object, gamma: object) -> tuple[float, float]:
-    for name, v in (("alpha", alpha), ("gamma", gamma)):
-        if isinstance(v, bool) or not isinstance(v, numbers.Real):
-            raise TypeError(f"{func}: {name} must be a real number, not {type(v).__name__}")
-    return float(alpha), float(gamma)  # type: ignore[arg-type]
+def _prepare_focal(func: str, input: Any, target: Any, alpha: Any, gamma: Any,
+                   reduction: Any) -> _BinaryCall:
+    a, g = check_real(func, "alpha", alpha), check_real(func, "gamma", gamma)
+    red = check_reduction(func, reduction)
+    return _BinaryCall(func, "focal", _operands(func, input, target), red, a, g)
 
 
-def _focal_operands(func: str, input: Any, target: Any) -> _Operands:
-    return _operands(func, input, target)
-
-
-def sigmoid_focal_loss(
+def _sigmoid_focal_loss(
     input: Any, target: Any, alpha: float = 0.25, gamma: float = 2.0, reduction: str = "none"
 ) -> Any:
     """Sigmoid focal loss, as :func:`torchvision.ops.sigmoid_focal_loss`.
@@ -390,41 +398,20 @@ def sigmoid_focal_loss(
     >>> float(ll.sigmoid_focal_loss([0.0], [1.0], reduction='sum'))
     0.04332169878499658
     """
-    func = "sigmoid_focal_loss"
-    a, g = _focal_params(func, alpha, gamma)
-    reduction = _check_reduction(func, reduction)
-    ops = _focal_operands(func, input, target)
-    return _run(func, "focal", ops, reduction, want_loss=True, want_grad=False,
-                alpha=a, gamma=g)[0]
 
-
-def sigmoid_focal_loss_grad(
-    input: Any, target: Any, alpha: float = 0.25, gamma: float = 2.0, reduction: str = "none",
-    grad_output: Any = None,
-) -> np.ndarray:
-    """Gradient of :func:`sigmoid_focal_loss` with respect to `input`
-    (`grad_output` as for the other losses).
+SIGMOID_FOCAL_LOSS = LossFamily(
+    signature=_sigmoid_focal_loss,
+    prepare=_prepare_focal,
+    grad_doc="""Gradient of :func:`sigmoid_focal_loss` with respect to `input`
+    (`grad_output` and `out` as for the other losses).
 
     Examples
     --------
     >>> import logitloss as ll
     >>> ll.sigmoid_focal_loss_grad([0.0, 2.0], [1.0, 0.0])
     array([-0.0745717,  0.8075353])
-    """
-    func = "sigmoid_focal_loss_grad"
-    a, g = _focal_params(func, alpha, gamma)
-    reduction = _check_reduction(func, reduction)
-    ops = _focal_operands(func, input, target)
-    grad = _run(func, "focal", ops, reduction, want_loss=False, want_grad=True,
-                grad_output=grad_output, alpha=a, gamma=g)[1]
-    assert grad is not None
-    return grad
-
-
-def sigmoid_focal_loss_value_and_grad(
-    input: Any, target: Any, alpha: float = 0.25, gamma: float = 2.0, reduction: str = "none"
-) -> tuple[Any, np.ndarray]:
-    """``(loss, grad)`` of :func:`sigmoid_focal_loss` in one fused pass.
+    """,
+    value_and_grad_doc="""``(loss, grad)`` of :func:`sigmoid_focal_loss` in one fused pass.
 
     Examples
     --------
@@ -432,13 +419,12 @@ def sigmoid_focal_loss_value_and_grad(
     >>> loss, grad = ll.sigmoid_focal_loss_value_and_grad([0.0], [1.0], reduction="sum")
     >>> round(float(loss), 8), grad
     (0.0433217, array([-0.0745717]))
-    """
-    func = "sigmoid_focal_loss_value_and_grad"
-    a, g = _focal_params(func, alpha, gamma)
-    reduction = _check_reduction(func, reduction)
-    ops = _focal_operands(func, input, target)
-    loss, grad = _run(func, "focal", ops, reduction, want_loss=True, want_grad=True,
-                      alpha=a, gamma=g)
-    assert grad is not None
-    return loss, grad
-
+    """,
+    dask="elementwise",
+    example=("[0.0, 2.0, -2.0]", "[1.0, 1.0, 0.0]", ", reduction='sum'"),
+)
+(
+    sigmoid_focal_loss,
+    sigmoid_focal_loss_grad,
+    sigmoid_focal_loss_value_and_grad,
+) = SIGMOID_FOCAL_LOSS.functions()

@@ -3,24 +3,33 @@
 ``cross_entropy`` takes logits, ``nll_loss`` log-probabilities; both take
 class-index targets (any integer dtype) with ``weight``, ``ignore_index`` and
 PyTorch's weighted-mean denominator, and ``cross_entropy`` also takes class
-probabilities and ``label_smoothing``. The class axis is 1 (0 for 1-D input)
-as in PyTorch, or ``axis=`` any axis, computed in place on the strided view.
+probabilities, ``label_smoothing``, soft-capping (``softcap``) and PaLM's
+z-loss (``z_loss``). The class axis is 1 (0 for 1-D input) as in PyTorch,
+or ``axis=`` any axis, computed in place on the strided view.
 
 Per-sample losses are sums of non-negative terms (Note [Stable
-cross-entropy] in csrc/kernels/cross_entropy.h): float32 losses of confident
-rows keep every digit. Reductions add float64 per-row losses in a fixed
-(pairwise) order, so results do not depend on the thread count.
+cross-entropy] in csrc/kernels/cross_entropy_terms.h): float32 losses of
+confident rows keep every digit. Reductions add float64 per-row losses in a
+fixed (pairwise) order, so results do not depend on the thread count. Each
+family is one declaration (Note [Loss families] in _family.py).
 """
 
 from __future__ import annotations
 
 import math
-import operator
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from . import _core, _outputs
+from ._family import LossFamily
+from ._options import (
+    check_ignore_index,
+    check_reduction,
+    check_softcap,
+    check_unit_interval,
+    check_z_loss,
+)
 from ._scalars import as_scalar, ieee_div
 from ._validation import (
     ClassLayout,
@@ -40,13 +49,17 @@ __all__ = [
     "nll_loss_value_and_grad",
 ]
 
-_REDUCTIONS = ("none", "mean", "sum")
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
+_NATIVE = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
+_INT64 = np.dtype(np.int64)
+_FLOAT64 = np.dtype(np.float64)
+_UINT64 = np.dtype(np.uint64)
 
 
 class _Operands(NamedTuple):
     func: str
+    x: np.ndarray  # input, kernel dtype, the user's shape
     x3: np.ndarray  # input as (outer, classes, inner)
     layout: ClassLayout
     target: np.ndarray | None  # int64 per row (index targets)
@@ -55,15 +68,9 @@ class _Operands(NamedTuple):
     ignore_index: int
     has_ignore: bool
     smoothing: float
+    softcap: float  # 0: none
+    z_loss: float
     reduction: str
-    loss_shape: tuple[int, ...]
-    dtype: np.dtype
-
-
-_NATIVE = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
-_INT64 = np.dtype(np.int64)
-_FLOAT64 = np.dtype(np.float64)
-_UINT64 = np.dtype(np.uint64)
 
 
 def _single_axis_layout(shape: tuple[int, ...], ax: int) -> ClassLayout:
@@ -73,38 +80,6 @@ def _single_axis_layout(shape: tuple[int, ...], ax: int) -> ClassLayout:
     return ClassLayout(
         shape, (ax,), math.prod(shape[:ax]), shape[ax], math.prod(shape[ax + 1 :]), reduced, kept
     )
-
-
-def _check_reduction(func: str, reduction: object) -> str:
-    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
-        raise ValueError(f"{func}: reduction must be 'none', 'mean' or 'sum', not {reduction!r}")
-    return reduction
-
-
-def _check_smoothing(func: str, label_smoothing: object) -> float:
-    if isinstance(label_smoothing, (str, bytes)):  # float() would parse them
-        kind = type(label_smoothing).__name__
-        raise TypeError(f"{func}: label_smoothing must be a real number, not {kind}")
-    try:
-        eps = float(label_smoothing)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"{func}: label_smoothing must be a real number, not {type(label_smoothing).__name__}"
-        ) from None
-    if not 0.0 <= eps <= 1.0:  # also rejects NaN
-        raise ValueError(f"{func}: label_smoothing must be in [0, 1], got {eps}")
-    return eps
-
-
-def _check_ignore_index(func: str, ignore_index: object) -> int:
-    if isinstance(ignore_index, (bool, np.bool_)):
-        raise TypeError(f"{func}: ignore_index must be an integer, not bool")
-    try:
-        return operator.index(ignore_index)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(
-            f"{func}: ignore_index must be an integer, not {type(ignore_index).__name__}"
-        ) from None
 
 
 def _index_target(
@@ -132,20 +107,14 @@ def _index_target(
 
 
 def _operands(
-    func: str,
-    input: Any,
-    target: Any,
-    weight: Any,
-    ignore_index: Any,
-    reduction: Any,
-    label_smoothing: Any,
-    axis: Any,
-    *,
-    nll: bool,
+    func: str, nll: bool, input: Any, target: Any, weight: Any, ignore_index: Any,
+    reduction: Any, label_smoothing: Any, axis: Any, softcap: Any, z_loss: Any,
 ) -> _Operands:
-    red = _check_reduction(func, reduction)
-    eps = _check_smoothing(func, label_smoothing)
-    ignore = _check_ignore_index(func, ignore_index)
+    red = check_reduction(func, reduction)
+    eps = check_unit_interval(func, "label_smoothing", label_smoothing)
+    ignore = check_ignore_index(func, ignore_index)
+    cap = check_softcap(func, softcap)
+    z = check_z_loss(func, z_loss)
     # Fast path for the common case (a native float32/float64 array): the
     # generic checks cost more than a small kernel call.
     x = input if type(input) is np.ndarray and input.dtype in _NATIVE else as_float(
@@ -194,37 +163,7 @@ def _operands(
         # Rounded to the input dtype first, as PyTorch computes with it.
         w = wa.astype(x.dtype).astype(np.float64)
     x3 = x.reshape(layout.outer, C, layout.inner)  # a view unless strides forbid
-    return _Operands(
-        func, x3, layout, index, prob3, w, ignore, has_ignore, eps, red, layout.reduced_shape,
-        x.dtype,
-    )
-
-
-def _run(
-    op: _Operands,
-    nll: bool,
-    loss: np.ndarray | None = None,
-    target_weight: np.ndarray | None = None,
-    grad3: np.ndarray | None = None,
-    grad_scale: np.ndarray | None = None,
-    grad_scalar: float = 1.0,
-) -> None:
-    bad = _core.cross_entropy(
-        op.x3, op.target, op.prob3, op.weight, op.ignore_index if op.has_ignore else 0,
-        op.has_ignore, op.smoothing, loss, target_weight, grad3, grad_scale, grad_scalar, nll,
-    )
-    if bad >= 0:
-        assert op.target is not None
-        value, classes = int(op.target[bad]), op.layout.classes
-        raise IndexError(f"{op.func}: target {value} is out of range for {classes} classes")
-
-
-def _denominator(op: _Operands, target_weight: np.ndarray | None) -> float:
-    """'mean' divides by the summed target weight (index targets) or the
-    number of samples (probabilities)."""
-    if target_weight is None:
-        return float(op.layout.outer * op.layout.inner)
-    return float(_core.row_sum(target_weight))
+    return _Operands(func, x, x3, layout, index, prob3, w, ignore, has_ignore, eps, cap, z, red)
 
 
 def _unreduced(loss: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -236,116 +175,235 @@ def _unreduced(loss: np.ndarray, dtype: np.dtype) -> np.ndarray:
         return loss.astype(dtype)
 
 
-def _reduce(op: _Operands, loss: np.ndarray, den: float | None) -> Any:
-    if op.reduction == "none":
-        return _unreduced(loss, op.dtype).reshape(op.loss_shape)
-    total = float(_core.row_sum(loss))  # pairwise summation: a fixed order
-    if op.reduction == "mean":
-        assert den is not None
-        total = ieee_div(total, den)  # NaN when every target is ignored
-    return as_scalar(op.dtype, total)
+class _CrossEntropyCall:
+    """A validated cross-entropy (or NLL) call: the LossCall of
+    Note [Loss families]."""
 
+    def __init__(self, op: _Operands, nll: bool) -> None:
+        self.op, self.nll, self.func = op, nll, op.func
+        self.input, self.grad_shape, self.dtype = op.x, op.x.shape, op.x.dtype
 
-def _grad_scale(
-    func: str, op: _Operands, grad_output: Any, den: float | None
-) -> tuple[np.ndarray | None, float]:
-    """grad_output (and the 'mean' denominator) as the kernel's per-row
-    scales or single scale."""
-    if op.reduction == "none":
+    def others(self) -> list[tuple[str, Any]]:
+        return [("target", self.op.target), ("target", self.op.prob3)]
+
+    def _run(
+        self,
+        loss: np.ndarray | None = None,
+        target_weight: np.ndarray | None = None,
+        grad3: np.ndarray | None = None,
+        grad_scale: np.ndarray | None = None,
+        grad_scalar: float = 1.0,
+    ) -> None:
+        op = self.op
+        bad = _core.cross_entropy(
+            op.x3, op.target, op.prob3, op.weight, op.ignore_index if op.has_ignore else 0,
+            op.has_ignore, op.smoothing, op.softcap, op.z_loss, loss, target_weight, grad3,
+            grad_scale, grad_scalar, self.nll,
+        )
+        if bad >= 0:
+            assert op.target is not None
+            value, classes = int(op.target[bad]), op.layout.classes
+            raise IndexError(f"{op.func}: target {value} is out of range for {classes} classes")
+
+    @property
+    def _rows(self) -> int:
+        return self.op.layout.outer * self.op.layout.inner
+
+    def _denominator(self, target_weight: np.ndarray | None) -> float:
+        """'mean' divides by the summed target weight (index targets) or the
+        number of samples (probabilities)."""
+        if target_weight is None:
+            return float(self._rows)
+        return float(_core.row_sum(target_weight))
+
+    def _reduce(self, loss: np.ndarray, den: float | None) -> Any:
+        op = self.op
+        if op.reduction == "none":
+            return _unreduced(loss, self.dtype).reshape(op.layout.reduced_shape)
+        total = float(_core.row_sum(loss))  # pairwise summation: a fixed order
+        if op.reduction == "mean":
+            assert den is not None
+            total = ieee_div(total, den)  # NaN when every target is ignored
+        return as_scalar(self.dtype, total)
+
+    def _mean_denominator(self, checking: bool) -> float | None:
+        """Runs the targets-only pass for an index-target 'mean' (it also
+        checks the targets' range), and for any reduction when `checking`:
+        before a gradient is written into the caller's buffer, so that an
+        out-of-range target raises before anything is written."""
+        op = self.op
+        if op.target is None:
+            return self._denominator(None) if op.reduction == "mean" else None
+        if op.reduction != "mean" and not checking:
+            return None
+        tw = np.empty(self._rows)
+        self._run(target_weight=tw)
+        return self._denominator(tw) if op.reduction == "mean" else None
+
+    def _grad_scale(self, grad_output: Any, den: float | None) -> tuple[np.ndarray | None, float]:
+        """grad_output (and the 'mean' denominator) as the kernel's per-row
+        scales or single scale."""
+        op, func = self.op, self.func
+        if op.reduction == "none":
+            if grad_output is None:
+                return None, 1.0
+            g = as_float(grad_output, func, "grad_output", _FLOAT64)
+            try:
+                g = np.broadcast_to(g, op.layout.reduced_shape)
+            except ValueError:
+                raise ValueError(
+                    f"{func}: grad_output has shape {g.shape}; expected the loss shape "
+                    f"{op.layout.reduced_shape}"
+                ) from None
+            return np.ascontiguousarray(g).reshape(-1), 1.0
         if grad_output is None:
-            return None, 1.0
-        g = as_float(grad_output, func, "grad_output", np.dtype(np.float64))
-        try:
-            g = np.broadcast_to(g, op.loss_shape)
-        except ValueError:
-            raise ValueError(
-                f"{func}: grad_output has shape {g.shape}; expected the loss shape {op.loss_shape}"
-            ) from None
-        return np.ascontiguousarray(g).reshape(-1), 1.0
-    if grad_output is None:
-        go = 1.0
-    else:
-        g = as_float(grad_output, func, "grad_output", np.dtype(np.float64))
-        if g.ndim != 0:
-            raise ValueError(
-                f"{func}: grad_output has shape {g.shape}; expected a scalar for "
-                f"reduction={op.reduction!r}"
-            )
-        go = float(g)
-    if op.reduction == "mean":
-        assert den is not None
-        go = ieee_div(go, den)  # inf or NaN when the weights sum to 0
-    return None, go
+            go = 1.0
+        else:
+            g = as_float(grad_output, func, "grad_output", _FLOAT64)
+            if g.ndim != 0:
+                raise ValueError(
+                    f"{func}: grad_output has shape {g.shape}; expected a scalar for "
+                    f"reduction={op.reduction!r}"
+                )
+            go = float(g)
+        if op.reduction == "mean":
+            assert den is not None
+            go = ieee_div(go, den)  # inf or NaN when the weights sum to 0
+        return None, go
 
+    def _gradient_into(self, out: np.ndarray | None, run: Any) -> np.ndarray:
+        """Calls run(grad3) on the gradient's (outer, classes, inner) view:
+        of `out` (in place when it is the input), or of a new array; where
+        `out`'s strides allow no such view, of a new array then copied."""
+        layout = self.op.layout
+        shape3 = (layout.outer, layout.classes, layout.inner)
+        if out is not None:
+            out3 = _outputs.writable_view(out, shape3)
+            if out3 is not None:
+                run(out3)
+                return out
+        grad = _outputs.empty(layout.shape, self.dtype)
+        run(grad.reshape(shape3))
+        if out is not None:
+            np.copyto(out, grad)
+            return out
+        return grad
 
-def _new_grad(op: _Operands, nll: bool) -> tuple[np.ndarray, np.ndarray]:
-    layout = op.layout
-    full = np.zeros(layout.shape, op.dtype) if nll else _outputs.empty(layout.shape, op.dtype)
-    return full, full.reshape(layout.outer, layout.classes, layout.inner)
+    def value(self) -> Any:
+        op = self.op
+        loss = np.empty(self._rows)
+        tw = np.empty(self._rows) if op.reduction == "mean" and op.target is not None else None
+        self._run(loss=loss, target_weight=tw)
+        den = self._denominator(tw) if op.reduction == "mean" else None
+        return self._reduce(loss, den)
 
+    def grad(self, grad_output: Any, out: np.ndarray | None) -> np.ndarray:
+        den = self._mean_denominator(checking=out is not None)
+        scale, scalar = self._grad_scale(grad_output, den)
+        return self._gradient_into(
+            out, lambda g3: self._run(grad3=g3, grad_scale=scale, grad_scalar=scalar))
 
-def _rows(op: _Operands) -> int:
-    return op.layout.outer * op.layout.inner
-
-
-def _value(func: str, nll: bool, args: tuple[Any, ...]) -> Any:
-    op = _operands(func, *args, nll=nll)
-    loss = np.empty(_rows(op))
-    tw = np.empty(_rows(op)) if op.reduction == "mean" and op.target is not None else None
-    _run(op, nll, loss=loss, target_weight=tw)
-    den = _denominator(op, tw) if op.reduction == "mean" else None
-    return _reduce(op, loss, den)
-
-
-def _mean_denominator(op: _Operands, nll: bool) -> float | None:
-    """Runs the targets-only pass for an index-target 'mean' (which also
-    checks the targets' range)."""
-    if op.reduction != "mean":
-        return None
-    if op.target is None:
-        return _denominator(op, None)
-    tw = np.empty(_rows(op))
-    _run(op, nll, target_weight=tw)
-    return _denominator(op, tw)
-
-
-def _grad(func: str, nll: bool, args: tuple[Any, ...], grad_output: Any) -> np.ndarray:
-    op = _operands(func, *args, nll=nll)
-    den = _mean_denominator(op, nll)
-    scale, scalar = _grad_scale(func, op, grad_output, den)
-    grad, grad3 = _new_grad(op, nll)
-    _run(op, nll, grad3=grad3, grad_scale=scale, grad_scalar=scalar)
-    return grad
-
-
-def _value_and_grad(func: str, nll: bool, args: tuple[Any, ...]) -> tuple[Any, np.ndarray]:
-    op = _operands(func, *args, nll=nll)
-    den = _mean_denominator(op, nll)
-    _, scalar = _grad_scale(func, op, None, den)
-    loss = np.empty(_rows(op))
-    grad, grad3 = _new_grad(op, nll)
-    _run(op, nll, loss=loss, grad3=grad3, grad_scalar=scalar)
-    return _reduce(op, loss, den), grad
+    def value_and_grad(self, out: np.ndarray | None) -> tuple[Any, np.ndarray]:
+        den = self._mean_denominator(checking=out is not None)
+        _, scalar = self._grad_scale(None, den)
+        loss = np.empty(self._rows)
+        grad = self._gradient_into(out, lambda g3: self._run(loss=loss, grad3=g3,
+                                                             grad_scalar=scalar))
+        return self._reduce(loss, den), grad
 
 
 # ------------------------------------------------- the common call, fast
 
 
+class _CommonCall:
+    """A plain (N, C) float32/float64 array with contiguous int64 targets,
+    any reduction, no other option: the same kernel calls as
+    _CrossEntropyCall without the generic argument handling (which costs
+    several times the kernel on small inputs), so the same bits. Anything
+    else (grad_output, out, an out-of-range target) goes the generic way."""
+
+    def __init__(self, func: str, args: tuple[Any, ...]) -> None:
+        self.func, self.args = func, args
+        self.input, self.target, _, self.ignore, self.reduction = args[:5]
+        self.grad_shape, self.dtype = self.input.shape, self.input.dtype
+
+    def _generic(self) -> _CrossEntropyCall:
+        return _CrossEntropyCall(_operands(self.func, False, *self.args), False)
+
+    def others(self) -> list[tuple[str, Any]]:
+        return [("target", self.target)]
+
+    def value(self) -> Any:
+        x, reduction = self.input, self.reduction
+        rows, classes = x.shape
+        if reduction == "none":
+            loss = np.empty(rows)
+            if _core.cross_entropy(x.reshape(rows, classes, 1), self.target, None, None,
+                                   self.ignore, True, 0.0, 0.0, 0.0, loss, None, None, None, 1.0,
+                                   False) < 0:
+                return _unreduced(loss, x.dtype)
+        else:
+            bad, total, den = _core.cross_entropy_reduced(
+                x.reshape(rows, classes, 1), self.target, self.ignore, True)
+            if bad < 0:
+                return as_scalar(x.dtype, total if reduction == "sum" else ieee_div(total, den))
+        return self._generic().value()  # raises the IndexError
+
+    def _value_and_grad(self, with_value: bool) -> tuple[Any, np.ndarray] | None:
+        x, reduction, target = self.input, self.reduction, self.target
+        rows, classes = x.shape
+        x3 = x.reshape(rows, classes, 1)
+        scalar, den = 1.0, 0.0
+        if reduction == "mean":  # the targets-only pass: the denominator first
+            weights = np.empty(rows)
+            if _core.cross_entropy(x3, target, None, None, self.ignore, True, 0.0, 0.0, 0.0,
+                                   None, weights, None, None, 1.0, False) >= 0:
+                return None
+            den = _core.row_sum(weights)
+            scalar = ieee_div(1.0, den)
+        loss = np.empty(rows) if with_value else None
+        grad = _outputs.empty((rows, classes), x.dtype)
+        if _core.cross_entropy(x3, target, None, None, self.ignore, True, 0.0, 0.0, 0.0, loss,
+                               None, grad.reshape(rows, classes, 1), None, scalar, False) >= 0:
+            return None
+        if loss is None:
+            return None, grad
+        if reduction == "none":
+            return _unreduced(loss, x.dtype), grad
+        total = _core.row_sum(loss)
+        return as_scalar(x.dtype, total if reduction == "sum" else ieee_div(total, den)), grad
+
+    def grad(self, grad_output: Any, out: np.ndarray | None) -> np.ndarray:
+        if grad_output is None and out is None:
+            result = self._value_and_grad(with_value=False)
+            if result is not None:
+                return result[1]
+        return self._generic().grad(grad_output, out)
+
+    def value_and_grad(self, out: np.ndarray | None) -> tuple[Any, np.ndarray]:
+        if out is None:
+            result = self._value_and_grad(with_value=True)
+            if result is not None:
+                return result
+        return self._generic().value_and_grad(out)
+
+
 def _is_common_call(
     input: Any, target: Any, weight: Any, ignore_index: Any, reduction: Any,
-    label_smoothing: Any, axis: Any,
+    label_smoothing: Any, axis: Any, softcap: Any, z_loss: Any,
 ) -> bool:
-    """A plain float32/float64 (N, C) array with contiguous int64 targets,
-    any reduction, no weight or smoothing: every argument checked in full,
-    so the call may skip the generic argument handling."""
+    """Every argument checked in full for _CommonCall."""
     return (
         weight is None
         and axis is None
+        and softcap is None
         and type(input) is np.ndarray
         and type(target) is np.ndarray
         and (reduction == "mean" or reduction == "sum" or reduction == "none")
         and type(label_smoothing) is float
         and label_smoothing == 0.0
+        and type(z_loss) is float
+        and z_loss == 0.0
         and type(ignore_index) is int
         and input.ndim == 2
         and input.dtype in _NATIVE
@@ -356,52 +414,23 @@ def _is_common_call(
     )
 
 
-def _common_value_and_grad(
-    input: np.ndarray, target: np.ndarray, ignore_index: int, reduction: str,
-    with_value: bool = True,
-) -> tuple[Any, np.ndarray] | None:
-    """_value_and_grad's (or, without the value, _grad's) kernel calls for a
-    common call, so the same bits; None when a target is out of range."""
-    rows, classes = input.shape
-    x3 = input.reshape(rows, classes, 1)
-    scalar, den = 1.0, 0.0
-    if reduction == "mean":  # the targets-only pass: the denominator first
-        weights = np.empty(rows)
-        if _core.cross_entropy(x3, target, None, None, ignore_index, True, 0.0, None, weights,
-                               None, None, 1.0, False) >= 0:
-            return None
-        den = _core.row_sum(weights)
-        scalar = ieee_div(1.0, den)
-    loss = np.empty(rows) if with_value else None
-    grad = _outputs.empty((rows, classes), input.dtype)
-    if _core.cross_entropy(x3, target, None, None, ignore_index, True, 0.0, loss, None,
-                           grad.reshape(rows, classes, 1), None, scalar, False) >= 0:
-        return None
-    if loss is None:
-        return None, grad
-    if reduction == "none":
-        return _unreduced(loss, input.dtype), grad
-    total = _core.row_sum(loss)
-    return as_scalar(input.dtype, total if reduction == "sum" else ieee_div(total, den)), grad
+def _prepare_cross_entropy(func: str, *args: Any) -> _CrossEntropyCall | _CommonCall:
+    if _is_common_call(*args):
+        return _CommonCall(func, args)
+    return _CrossEntropyCall(_operands(func, False, *args), False)
 
 
-def _common_losses(
-    input: np.ndarray, target: np.ndarray, ignore_index: int
-) -> np.ndarray | None:
-    """_value's kernel call and _reduce's 'none' cast for a common call; None
-    when a target is out of range."""
-    rows, classes = input.shape
-    loss = np.empty(rows)
-    if _core.cross_entropy(input.reshape(rows, classes, 1), target, None, None, ignore_index,
-                           True, 0.0, loss, None, None, None, 1.0, False) >= 0:
-        return None
-    return _unreduced(loss, input.dtype)
+def _prepare_nll(func: str, input: Any, target: Any, weight: Any, ignore_index: Any,
+                 reduction: Any, axis: Any) -> _CrossEntropyCall:
+    op = _operands(func, True, input, target, weight, ignore_index, reduction, 0.0, axis,
+                   None, 0.0)
+    return _CrossEntropyCall(op, True)
 
 
 # ------------------------------------------------------------ public API
 
 
-def cross_entropy(
+def _cross_entropy(
     input: Any,
     target: Any,
     weight: Any = None,
@@ -410,6 +439,8 @@ def cross_entropy(
     reduction: str = "mean",
     label_smoothing: float = 0.0,
     axis: Any = None,
+    softcap: float | None = None,
+    z_loss: float = 0.0,
 ) -> Any:
     """Softmax cross-entropy between logits and targets, as
     :func:`torch.nn.functional.cross_entropy`.
@@ -436,6 +467,16 @@ def cross_entropy(
     axis : int, optional
         The class axis; default 1 (0 for 1-D input). Any axis is computed in
         place, e.g. ``axis=-1`` for ``(batch, seq, vocab)`` logits.
+    softcap : float, optional
+        ``c > 0``: the logits are replaced by ``c * tanh(logits / c)`` before
+        the loss (Gemma 2's final-logit soft-capping), inside the kernel's
+        passes (the capped logits are never written out); the gradient
+        includes the tanh factor. Default None: no capping.
+    z_loss : float, default 0
+        ``z >= 0``: adds PaLM's ``z * logsumexp(logits)**2`` (over the class
+        axis, after soft-capping) to each sample's loss, weighted like it
+        (by the target's class weight for index targets, 0 when ignored, 1
+        for probability targets) and reduced with the same denominator.
 
     Returns
     -------
@@ -448,7 +489,7 @@ def cross_entropy(
         Non-numeric input or target, or a bad option type.
     ValueError
         Shape mismatch between input, target and weight; bad reduction,
-        label_smoothing or axis.
+        label_smoothing, softcap, z_loss or axis.
     IndexError
         A non-ignored class index outside ``[0, C)``.
 
@@ -457,96 +498,62 @@ def cross_entropy(
     >>> import logitloss as ll
     >>> ll.cross_entropy([[2.0, 0.0, 0.0]], [0])
     np.float64(0.23954476622188453)
+    >>> round(float(ll.cross_entropy([[60.0, 0.0]], [1], softcap=30.0)), 6)
+    28.920827
     """
-    if _is_common_call(input, target, weight, ignore_index, reduction, label_smoothing, axis):
-        # The common call skips the generic argument handling (which costs
-        # several times the kernel on small inputs).
-        if reduction == "none":
-            losses = _common_losses(input, target, ignore_index)
-            if losses is not None:
-                return losses
-        else:
-            x3 = input.reshape(input.shape[0], input.shape[1], 1)
-            bad, total, den = _core.cross_entropy_reduced(x3, target, ignore_index, True)
-            if bad < 0:
-                return as_scalar(input.dtype, total if reduction == "sum" else ieee_div(total, den))
-        # An out-of-range target: the generic path raises the error.
-    return _value(
-        "cross_entropy", False,
-        (input, target, weight, ignore_index, reduction, label_smoothing, axis),
-    )
 
 
-def cross_entropy_grad(
-    input: Any,
-    target: Any,
-    weight: Any = None,
-    *,
-    ignore_index: int = -100,
-    reduction: str = "mean",
-    label_smoothing: float = 0.0,
-    axis: Any = None,
-    grad_output: Any = None,
-) -> np.ndarray:
-    """Gradient of :func:`cross_entropy` with respect to `input`.
+CROSS_ENTROPY = LossFamily(
+    signature=_cross_entropy,
+    prepare=_prepare_cross_entropy,
+    grad_doc="""Gradient of :func:`cross_entropy` with respect to `input`.
 
-    `grad_output` is a scalar for 'mean'/'sum' (default 1) or an array of
-    the unreduced loss shape for 'none' (default ones). Returns an array
-    shaped and typed like `input`; ignored samples have gradient 0.
+    Parameters are those of :func:`cross_entropy`, and:
+
+    grad_output : scalar or array_like, optional
+        A scalar for 'mean'/'sum' (default 1) or an array of the unreduced
+        loss shape for 'none' (default ones).
+    out : ndarray, optional
+        Where to write the gradient: an array of the input's shape and
+        dtype (any strides), or `input` itself to overwrite the logits with
+        their gradient (in place: nothing of the input's size is allocated).
+
+    Returns
+    -------
+    ndarray
+        Shaped and typed like `input` (`out` when given); ignored samples
+        have gradient 0.
 
     Examples
     --------
     >>> import logitloss as ll
     >>> ll.cross_entropy_grad([[0.0, 0.0]], [1])
     array([[ 0.5, -0.5]])
-    """
-    if grad_output is None and _is_common_call(
-        input, target, weight, ignore_index, reduction, label_smoothing, axis
-    ):
-        result = _common_value_and_grad(input, target, ignore_index, reduction, with_value=False)
-        if result is not None:
-            return result[1]
-        # An out-of-range target: the generic path raises the error.
-    return _grad(
-        "cross_entropy_grad", False,
-        (input, target, weight, ignore_index, reduction, label_smoothing, axis),
-        grad_output,
-    )
-
-
-def cross_entropy_value_and_grad(
-    input: Any,
-    target: Any,
-    weight: Any = None,
-    *,
-    ignore_index: int = -100,
-    reduction: str = "mean",
-    label_smoothing: float = 0.0,
-    axis: Any = None,
-) -> tuple[Any, np.ndarray]:
-    """``(cross_entropy(...), cross_entropy_grad(...))`` in one fused pass
-    over the logits (no log-softmax array is formed).
+    >>> import numpy as np
+    >>> logits = np.array([[0.0, 0.0]])
+    >>> _ = ll.cross_entropy_grad(logits, [1], out=logits)  # in place
+    >>> logits
+    array([[ 0.5, -0.5]])
+    """,
+    value_and_grad_doc="""``(cross_entropy(...), cross_entropy_grad(...))`` in one fused pass
+    over the logits (no log-softmax array is formed); `out` as for
+    :func:`cross_entropy_grad`.
 
     Examples
     --------
     >>> import logitloss as ll
     >>> ll.cross_entropy_value_and_grad([[0.0, 0.0]], [1])
     (np.float64(0.6931471805599453), array([[ 0.5, -0.5]]))
-    """
-    if _is_common_call(
-        input, target, weight, ignore_index, reduction, label_smoothing, axis
-    ):
-        result = _common_value_and_grad(input, target, ignore_index, reduction)
-        if result is not None:
-            return result
-        # An out-of-range target: the generic path raises the error.
-    return _value_and_grad(
-        "cross_entropy_value_and_grad", False,
-        (input, target, weight, ignore_index, reduction, label_smoothing, axis),
-    )
+    """,
+    dask="class",
+    loss_object="CrossEntropyLoss",
+    loss_object_options=("weight", "ignore_index", "reduction", "label_smoothing", "axis",
+                         "softcap", "z_loss"),
+)
+cross_entropy, cross_entropy_grad, cross_entropy_value_and_grad = CROSS_ENTROPY.functions()
 
 
-def nll_loss(
+def _nll_loss(
     input: Any,
     target: Any,
     weight: Any = None,
@@ -558,8 +565,8 @@ def nll_loss(
     """Negative log-likelihood of log-probabilities, as
     :func:`torch.nn.functional.nll_loss`: ``-weight[t] * input[..., t, ...]``.
 
-    Parameters are those of :func:`cross_entropy` without label smoothing;
-    `target` holds class indices (any integer dtype).
+    Parameters are those of :func:`cross_entropy` without label smoothing,
+    soft-capping or z-loss; `target` holds class indices (any integer dtype).
 
     Examples
     --------
@@ -567,56 +574,32 @@ def nll_loss(
     >>> ll.nll_loss([[-0.5, -1.0]], [1])
     np.float64(1.0)
     """
-    return _value(
-        "nll_loss", True, (input, target, weight, ignore_index, reduction, 0.0, axis)
-    )
 
 
-def nll_loss_grad(
-    input: Any,
-    target: Any,
-    weight: Any = None,
-    *,
-    ignore_index: int = -100,
-    reduction: str = "mean",
-    axis: Any = None,
-    grad_output: Any = None,
-) -> np.ndarray:
-    """Gradient of :func:`nll_loss` with respect to `input`: ``-weight[t]``
+NLL_LOSS = LossFamily(
+    signature=_nll_loss,
+    prepare=_prepare_nll,
+    grad_doc="""Gradient of :func:`nll_loss` with respect to `input`: ``-weight[t]``
     (scaled by grad_output and the 'mean' denominator) at each target, 0
-    elsewhere.
+    elsewhere. `grad_output` and `out` as for :func:`cross_entropy_grad`.
 
     Examples
     --------
     >>> import logitloss as ll
     >>> ll.nll_loss_grad([[-0.5, -1.0]], [1])
     array([[ 0., -1.]])
-    """
-    return _grad(
-        "nll_loss_grad", True,
-        (input, target, weight, ignore_index, reduction, 0.0, axis),
-        grad_output,
-    )
-
-
-def nll_loss_value_and_grad(
-    input: Any,
-    target: Any,
-    weight: Any = None,
-    *,
-    ignore_index: int = -100,
-    reduction: str = "mean",
-    axis: Any = None,
-) -> tuple[Any, np.ndarray]:
-    """``(nll_loss(...), nll_loss_grad(...))`` in one pass.
+    """,
+    value_and_grad_doc="""``(nll_loss(...), nll_loss_grad(...))`` in one pass; `out` as for
+    :func:`cross_entropy_grad`.
 
     Examples
     --------
     >>> import logitloss as ll
     >>> ll.nll_loss_value_and_grad([[-0.5, -1.0]], [1])
     (np.float64(1.0), array([[ 0., -1.]]))
-    """
-    return _value_and_grad(
-        "nll_loss_value_and_grad", True,
-        (input, target, weight, ignore_index, reduction, 0.0, axis),
-    )
+    """,
+    dask="class",
+    loss_object="NLLLoss",
+    loss_object_options=("weight", "ignore_index", "reduction", "axis"),
+)
+nll_loss, nll_loss_grad, nll_loss_value_and_grad = NLL_LOSS.functions()

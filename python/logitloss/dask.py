@@ -32,8 +32,8 @@ extra: ``pip install "logitloss[dask]"``.
 from __future__ import annotations
 
 import functools
+import inspect
 import math
-import operator
 from typing import Any, Callable
 
 import numpy as np
@@ -48,8 +48,12 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 
 import logitloss as _ll  # the public functions (the package is initialised first)
 
+from ._family import LossFamily, make_function
+from ._options import check_ignore_index, check_reduction
 from ._scalars import ieee_div
 from ._validation import as_array, compute_dtype, normalize_axes, normalize_axis, result_float
+from .binary import BINARY_CROSS_ENTROPY_WITH_LOGITS, SIGMOID_FOCAL_LOSS
+from .cross_entropy import CROSS_ENTROPY, NLL_LOSS
 
 __all__ = [
     "logsumexp",
@@ -351,14 +355,7 @@ def logsumexp_grad(a: Any, axis: Any = None, b: Any = None, grad_output: Any = N
 # ----------------------------------------------- loss machinery (all losses)
 
 _LETTERS = "abcdefghijklmnopqrstuvwxy"  # "z": a weight vector, "Y": partial totals
-_REDUCTIONS = ("none", "mean", "sum")
 _INT64 = (-(2**63), 2**63 - 1)
-
-
-def _check_reduction(func: str, reduction: Any) -> str:
-    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
-        raise ValueError(f"{func}: reduction must be 'none', 'mean' or 'sum', not {reduction!r}")
-    return reduction
 
 
 def _scalar_grad_output(func: str, grad_output: Any, reduction: str) -> Any:
@@ -386,12 +383,13 @@ def _scalar_args(value: Any) -> list[Any]:
 
 class _Loss:
     """A loss call laid out for blockwise: its operands (Dask arrays with
-    their blockwise indices), the per-chunk in-memory functions and the
-    options they take. `loss_ind` indexes the unreduced loss."""
+    their blockwise indices, after the input), their argument names (the
+    input's first), the per-chunk in-memory functions and the options they
+    take. `loss_ind` indexes the unreduced loss."""
 
     def __init__(self, func: str, fns: tuple[Callable[..., Any], ...], dtype: np.dtype,
-                 x: da.Array, x_ind: str, operands: list[Any], loss_ind: str,
-                 kwargs: dict[str, Any], denominator: Callable[..., float],
+                 x: da.Array, x_ind: str, operands: list[Any], names: tuple[str, ...],
+                 loss_ind: str, kwargs: dict[str, Any], denominator: Callable[..., float],
                  static_denominator: float | None = None):
         self.func, self.dtype = func, dtype
         # The 'mean' denominator when the shapes alone fix it (probability
@@ -400,6 +398,9 @@ class _Loss:
         self.value_fn, self.grad_fn = fns
         self.x, self.x_ind, self.operands, self.loss_ind = x, x_ind, operands, loss_ind
         self.kwargs, self.denominator = kwargs, denominator
+        # Chunks reach the in-memory functions as keyword arguments.
+        self.value_fn = functools.partial(_call_by_name, self.value_fn, names)
+        self.grad_fn = functools.partial(_call_by_name, self.grad_fn, names)
 
     @property
     def loss_chunks(self) -> dict[str, tuple[int, ...]]:
@@ -481,6 +482,11 @@ class _Loss:
         return self._blockwise(fn, self.x_ind, extra, dtype=self.dtype)
 
 
+def _call_by_name(fn: Callable[..., Any], names: tuple[str, ...], *blocks: Any,
+                  **kwargs: Any) -> Any:
+    return fn(**dict(zip(names, blocks)), **kwargs)
+
+
 def _call_block(fn: Callable[..., Any], n_inputs: int, kwargs: dict[str, Any],
                 *blocks: Any) -> np.ndarray:
     return np.asarray(fn(*blocks[:n_inputs], **kwargs))
@@ -544,28 +550,17 @@ def _grad_sum_block(fn: Callable[..., Any], n_inputs: int, kwargs: dict[str, Any
     return np.asarray(fn(*blocks[:n_inputs], grad_output=go, **kwargs))
 
 
-# ------------------------------------------------- cross-entropy and NLL
+# ------------------------------------------- loss families: the layouts
 
-
-def _check_ignore_index(func: str, ignore_index: Any) -> int:
-    if isinstance(ignore_index, (bool, np.bool_)):
-        raise TypeError(f"{func}: ignore_index must be an int, not bool")
-    try:
-        return operator.index(ignore_index)
-    except TypeError:
-        raise TypeError(f"{func}: ignore_index must be an int, not "
-                        f"{type(ignore_index).__name__}") from None
-
-
-def _check_smoothing(func: str, label_smoothing: Any) -> float:
-    try:
-        eps = float(label_smoothing)
-    except (TypeError, ValueError):
-        raise TypeError(f"{func}: label_smoothing must be a float, not "
-                        f"{type(label_smoothing).__name__}") from None
-    if not 0.0 <= eps <= 1.0:
-        raise ValueError(f"{func}: label_smoothing must be in [0, 1], got {eps}")
-    return eps
+# A family's layout (LossFamily.dask) says how its arguments chunk:
+#   "class":       `input` chunked with its class axis whole; `target` class
+#                  indices (aligned with the rows) or probabilities (with the
+#                  input); `weight` a per-class vector held in memory.
+#   "elementwise": `input` and `target` of one shape, chunked alike; `weight`
+#                  and `pos_weight` broadcast to it.
+# Every other argument is an option passed to each chunk's in-memory call,
+# and checked first by the family's own `prepare` on empty stand-ins of the
+# arguments (the in-memory messages, before any data is read).
 
 
 def _index_denominator(func: str, ignore_index: int, classes: int, dtype: np.dtype,
@@ -598,230 +593,107 @@ def _sample_denominator(class_axis: int, x: np.ndarray, *rest: Any) -> float:
     return float(math.prod(_reduced_shape(x.shape, class_axis)))
 
 
-def _class_loss(func: str, nll: bool, input: Any, target: Any, weight: Any, ignore_index: Any,
-                reduction: Any, label_smoothing: Any, axis: Any) -> tuple[_Loss, str]:
-    red = _check_reduction(func, reduction)
-    ignore = _check_ignore_index(func, ignore_index)
-    x = _dask(input, func, "input")
-    dtype = compute_dtype(x.dtype, func, "input")
-    if x.ndim == 0:
-        raise ValueError(f"{func}: input must have a class axis; got a 0-d array")
-    if x.ndim > len(_LETTERS):
-        raise ValueError(f"{func}: input has {x.ndim} dimensions; at most {len(_LETTERS)}")
-    ax = (1 if x.ndim >= 2 else 0) if axis is None else normalize_axis(axis, x.ndim, func)
-    x = _class_chunked(x, (ax,))
-    x_ind = _LETTERS[: x.ndim]
-    loss_ind = x_ind[:ax] + x_ind[ax + 1:]
-    classes = x.shape[ax]
-    t = _dask(target, func, "target")
-    static = None
-    if t.dtype.kind in "iu":
-        reduced = _reduced_shape(x.shape, ax)
-        if t.shape != reduced:
-            raise ValueError(
-                f"{func}: target has shape {t.shape} but input has shape {x.shape}; class "
-                f"indices must have shape {reduced} (input without axis {ax})")
-        t_ind = loss_ind
-        t = t.rechunk(tuple(x.chunks[d] for d in range(x.ndim) if d != ax))
-        denominator = functools.partial(_index_denominator, func, ignore, classes, dtype)
-    elif not nll and (t.dtype.kind == "f" or t.dtype.name == "bfloat16"):
-        if t.shape != x.shape:
-            raise ValueError(
-                f"{func}: target has shape {t.shape} but input has shape {x.shape}; class "
-                "probabilities must have the shape of input")
-        t_ind = x_ind
-        t = t.rechunk(x.chunks)
-        denominator = functools.partial(_sample_denominator, ax)
-        static = float(math.prod(_reduced_shape(x.shape, ax)))
-    else:
-        want = "integer class indices" + ("" if nll else " or floating probabilities")
-        raise TypeError(f"{func}: target has unsupported dtype {t.dtype}; expected {want}")
-    operands: list[Any] = [t, t_ind]
-    if weight is not None:
-        w = _dask(weight, func, "weight")
-        compute_dtype(w.dtype, func, "weight")
-        if w.shape != (classes,):
-            raise ValueError(
-                f"{func}: weight has shape {w.shape} but input has shape {x.shape}; expected "
-                f"one weight per class, shape ({classes},)")
-        operands += [w.rechunk(-1), "z"]
-    kwargs: dict[str, Any] = {"ignore_index": ignore, "axis": ax}
-    if not nll:
-        kwargs["label_smoothing"] = _check_smoothing(func, label_smoothing)
-    fns = (_ll.nll_loss, _ll.nll_loss_grad) if nll else (_ll.cross_entropy, _ll.cross_entropy_grad)
-    return _Loss(func, fns, dtype, x, x_ind, operands, loss_ind, kwargs, denominator, static), red
-
-
-def cross_entropy(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,
-                  reduction: str = "mean", label_smoothing: float = 0.0, axis: Any = None) -> Any:
-    """Lazy :func:`logitloss.cross_entropy` (PyTorch semantics).
-
-    The class axis is brought into one chunk; `target` is aligned to the
-    input's chunks. 'sum' adds the chunks' sums; 'mean' divides the summed
-    chunk losses by the summed chunk denominators (the weight of the
-    non-ignored index targets, or the number of samples), so it equals the
-    in-memory mean to rounding. Returns a 0-d Dask array for 'mean'/'sum'.
-
-    Examples
-    --------
-    >>> import numpy as np, dask.array as da
-    >>> import logitloss.dask as lld
-    >>> x = da.from_array(np.array([[0.0, 0.0], [1000.0, 0.0], [1.0, 2.0]]), chunks=(2, 1))
-    >>> t = da.from_array(np.array([0, 0, 1]), chunks=2)
-    >>> lld.cross_entropy(x, t).compute()
-    np.float64(0.33546962269272274)
-    >>> lld.cross_entropy(x, t, reduction="none").compute()
-    array([0.69314718, 0.        , 0.31326169])
-    """
-    loss, red = _class_loss("cross_entropy", False, input, target, weight, ignore_index,
-                            reduction, label_smoothing, axis)
-    return loss.value(red)
-
-
-def cross_entropy_grad(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,
-                       reduction: str = "mean", label_smoothing: float = 0.0, axis: Any = None,
-                       grad_output: Any = None) -> da.Array:
-    """Lazy :func:`logitloss.cross_entropy_grad`; for 'mean' the global
-    denominator is computed first (in the same graph).
-
-    Examples
-    --------
-    >>> import numpy as np, dask.array as da
-    >>> import logitloss.dask as lld
-    >>> x = da.from_array(np.array([[0.0, 0.0], [1.0, 2.0]]), chunks=1)
-    >>> lld.cross_entropy_grad(x, np.array([0, 1]), reduction="sum").compute()
-    array([[-0.5       ,  0.5       ],
-           [ 0.26894142, -0.26894142]])
-    """
-    loss, red = _class_loss("cross_entropy_grad", False, input, target, weight, ignore_index,
-                            reduction, label_smoothing, axis)
-    return loss.grad(red, grad_output)
-
-
-def cross_entropy_value_and_grad(input: Any, target: Any, weight: Any = None, *,
-                                 ignore_index: int = -100, reduction: str = "mean",
-                                 label_smoothing: float = 0.0,
-                                 axis: Any = None) -> tuple[Any, da.Array]:
-    """Lazy ``(cross_entropy, cross_entropy_grad)`` sharing one graph
-    (compute them together: ``dask.compute(loss, grad)``).
-
-    Examples
-    --------
-    >>> import dask, numpy as np, dask.array as da
-    >>> import logitloss.dask as lld
-    >>> x = da.from_array(np.array([[0.0, 0.0], [1.0, 2.0]]), chunks=1)
-    >>> loss, grad = dask.compute(*lld.cross_entropy_value_and_grad(x, np.array([0, 1])))
-    >>> loss
-    np.float64(0.5032044340...)
-    """
-    loss, red = _class_loss("cross_entropy_value_and_grad", False, input, target, weight,
-                            ignore_index, reduction, label_smoothing, axis)
-    return loss.value(red), loss.grad(red, None, shared_totals=True)
-
-
-def nll_loss(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,
-             reduction: str = "mean", axis: Any = None) -> Any:
-    """Lazy :func:`logitloss.nll_loss`; reductions combine as for
-    :func:`cross_entropy`.
-
-    Examples
-    --------
-    >>> import numpy as np, dask.array as da
-    >>> import logitloss.dask as lld
-    >>> logp = da.from_array(np.log([[0.5, 0.5], [0.25, 0.75]]), chunks=1)
-    >>> lld.nll_loss(logp, np.array([0, 1]), reduction="none").compute()
-    array([0.69314718, 0.28768207])
-    """
-    loss, red = _class_loss("nll_loss", True, input, target, weight, ignore_index, reduction,
-                            0.0, axis)
-    return loss.value(red)
-
-
-def nll_loss_grad(input: Any, target: Any, weight: Any = None, *, ignore_index: int = -100,
-                  reduction: str = "mean", axis: Any = None, grad_output: Any = None) -> da.Array:
-    """Lazy :func:`logitloss.nll_loss_grad`.
-
-    Examples
-    --------
-    >>> import numpy as np, dask.array as da
-    >>> import logitloss.dask as lld
-    >>> logp = da.from_array(np.log([[0.5, 0.5], [0.25, 0.75]]), chunks=1)
-    >>> lld.nll_loss_grad(logp, np.array([0, 1])).compute()
-    array([[-0.5,  0. ],
-           [ 0. , -0.5]])
-    """
-    loss, red = _class_loss("nll_loss_grad", True, input, target, weight, ignore_index, reduction,
-                            0.0, axis)
-    return loss.grad(red, grad_output)
-
-
-def nll_loss_value_and_grad(input: Any, target: Any, weight: Any = None, *,
-                            ignore_index: int = -100, reduction: str = "mean",
-                            axis: Any = None) -> tuple[Any, da.Array]:
-    """Lazy ``(nll_loss, nll_loss_grad)``.
-
-    Examples
-    --------
-    >>> import dask, numpy as np, dask.array as da
-    >>> import logitloss.dask as lld
-    >>> logp = da.from_array(np.log([[0.5, 0.5], [0.25, 0.75]]), chunks=1)
-    >>> lazy = lld.nll_loss_value_and_grad(logp, np.array([0, 1]), reduction="sum")
-    >>> loss, grad = dask.compute(*lazy)
-    >>> loss
-    np.float64(0.9808292530117262)
-    """
-    loss, red = _class_loss("nll_loss_value_and_grad", True, input, target, weight,
-                            ignore_index, reduction, 0.0, axis)
-    return loss.value(red), loss.grad(red, None, shared_totals=True)
-
-
-__all__ += [
-    "cross_entropy",
-    "cross_entropy_grad",
-    "cross_entropy_value_and_grad",
-    "nll_loss",
-    "nll_loss_grad",
-    "nll_loss_value_and_grad",
-]
-
-
-# ------------------------------- elementwise losses: BCE-with-logits, focal
-
-
-def _bce_call(fn: Callable[..., Any], has_weight: bool, has_pos_weight: bool, x: np.ndarray,
-              target: np.ndarray, *rest: np.ndarray, **kwargs: Any) -> Any:
-    """fn(input, target, weight, pos_weight=...) from positional chunks."""
-    it = iter(rest)
-    weight = next(it) if has_weight else None
-    pos_weight = next(it) if has_pos_weight else None
-    return fn(x, target, weight, pos_weight=pos_weight, **kwargs)
-
-
 def _numel_denominator(x: np.ndarray, *rest: Any) -> float:
     return float(x.size)
 
 
-def _elementwise_loss(func: str, fns: tuple[Callable[..., Any], Callable[..., Any]], input: Any,
-                      target: Any, broadcast: dict[str, Any], reduction: Any,
-                      kwargs: dict[str, Any]) -> tuple[_Loss, str]:
-    """An elementwise loss: target shaped like input, the `broadcast`
-    operands (weights) broadcast to input's shape and chunks."""
-    red = _check_reduction(func, reduction)
-    x = _dask(input, func, "input")
+def _stand_in(a: da.Array, zeroed: tuple[int, ...]) -> np.ndarray:
+    """An empty NumPy array of a's dtype and rank: the axes in `zeroed` have
+    length 0, the others a's lengths (class axes, weight vectors)."""
+    return np.empty(tuple(0 if d in zeroed else n for d, n in enumerate(a.shape)), a.dtype)
+
+
+def _check_options(family: LossFamily, func: str, args: dict[str, Any],
+                   rows: tuple[int, ...]) -> None:
+    """The in-memory checks of every argument that needs no data (dtypes,
+    option values): the family's prepare on stand-ins without rows (`rows`:
+    the input's axes that are not class axes) and with consistent shapes,
+    so that shape errors are left to the caller, which has the real ones."""
+    x = args["input"]
+    stand_ins = dict(args)
+    stand_ins["input"] = x_stand = _stand_in(x, rows)
+    t = args["target"]
+    index = family.dask == "class" and t.dtype.kind in "iu"
+    reduced = (0,) * len(rows)  # the input's shape without its class axis
+    stand_ins["target"] = np.empty(reduced if index else x_stand.shape, t.dtype)
+    for name in ("weight", "pos_weight"):
+        w = args.get(name)
+        if isinstance(w, da.Array):
+            stand_ins[name] = (np.empty(w.shape, w.dtype) if family.dask == "class"
+                               else np.zeros((1,) * w.ndim, w.dtype))
+    family.prepare(func, *stand_ins.values())
+
+
+def _class_layout(family: LossFamily, func: str, args: dict[str, Any]) -> tuple[_Loss, str]:
+    x, target, weight = args["input"], args["target"], args.get("weight")
+    red = check_reduction(func, args["reduction"])
+    compute_dtype(x.dtype, func, "input")
+    if x.ndim == 0:
+        raise ValueError(f"{func}: input must have a class axis; got a 0-d array")
+    if x.ndim > len(_LETTERS):
+        raise ValueError(f"{func}: input has {x.ndim} dimensions; at most {len(_LETTERS)}")
+    ax = (1 if x.ndim >= 2 else 0) if args.get("axis") is None else normalize_axis(
+        args["axis"], x.ndim, func)
+    x = _class_chunked(x, (ax,))
+    x_ind = _LETTERS[: x.ndim]
+    loss_ind = x_ind[:ax] + x_ind[ax + 1:]
+    classes = x.shape[ax]
+    if weight is not None and weight.shape != (classes,):
+        raise ValueError(
+            f"{func}: weight has shape {weight.shape} but input has shape {x.shape}; expected "
+            f"one weight per class, shape ({classes},)")
+    _check_options(family, func, args, tuple(d for d in range(x.ndim) if d != ax))
+    index_target = target.dtype.kind in "iu"
+    if index_target and target.shape != _reduced_shape(x.shape, ax):
+        raise ValueError(
+            f"{func}: target has shape {target.shape} but input has shape {x.shape}; class "
+            f"indices must have shape {_reduced_shape(x.shape, ax)} (input without axis {ax})")
+    if not index_target and target.shape != x.shape:
+        raise ValueError(
+            f"{func}: target has shape {target.shape} but input has shape {x.shape}; class "
+            "probabilities must have the shape of input")
+    dtype = compute_dtype(x.dtype, func, "input")
+    static = None
+    if index_target:
+        t_ind = loss_ind
+        target = target.rechunk(tuple(x.chunks[d] for d in range(x.ndim) if d != ax))
+        ignore = check_ignore_index(func, args.get("ignore_index", -100))
+        denominator = functools.partial(_index_denominator, func, ignore, classes, dtype)
+    else:
+        t_ind = x_ind
+        target = target.rechunk(x.chunks)
+        denominator = functools.partial(_sample_denominator, ax)
+        static = float(math.prod(_reduced_shape(x.shape, ax)))
+    operands: list[Any] = [target, t_ind]
+    names = ["input", "target"]
+    if weight is not None:
+        operands += [weight.rechunk(-1), "z"]
+        names.append("weight")
+    kwargs = {k: v for k, v in args.items()
+              if k not in ("input", "target", "weight", "reduction")}
+    kwargs["axis"] = ax
+    return _Loss(func, family.functions()[:2], dtype, x, x_ind, operands, tuple(names),
+                 loss_ind, kwargs, denominator, static), red
+
+
+def _elementwise_layout(family: LossFamily, func: str,
+                        args: dict[str, Any]) -> tuple[_Loss, str]:
+    x, t = args["input"], args["target"]
+    red = check_reduction(func, args["reduction"])
     dtype = compute_dtype(x.dtype, func, "input")
     if x.ndim > len(_LETTERS):
         raise ValueError(f"{func}: input has {x.ndim} dimensions; at most {len(_LETTERS)}")
-    t = _dask(target, func, "target")
     compute_dtype(t.dtype, func, "target")
     if t.shape != x.shape:
         raise ValueError(f"{func}: target has shape {t.shape} but input has shape {x.shape}; "
                          "they must be equal")
     ind = _LETTERS[: x.ndim]
     operands: list[Any] = [t.rechunk(x.chunks), ind]
-    for name, value in broadcast.items():
-        if value is None:
+    names = ["input", "target"]
+    for name in ("weight", "pos_weight"):
+        w = args.get(name)
+        if w is None:
             continue
-        w = _dask(value, func, name)
         compute_dtype(w.dtype, func, name)
         try:
             if np.broadcast_shapes(w.shape, x.shape) != x.shape:
@@ -830,142 +702,343 @@ def _elementwise_loss(func: str, fns: tuple[Callable[..., Any], Callable[..., An
             raise ValueError(f"{func}: {name} with shape {w.shape} does not broadcast to the "
                              f"target's shape {x.shape}") from None
         operands += [da.broadcast_to(w, x.shape).rechunk(x.chunks), ind]
-    return _Loss(func, fns, dtype, x, ind, operands, ind, kwargs, _numel_denominator,
-                 float(x.size)), red
+        names.append(name)
+    _check_options(family, func, args, tuple(range(x.ndim)))
+    kwargs = {k: v for k, v in args.items() if k not in (*names, "reduction")}
+    return _Loss(func, family.functions()[:2], dtype, x, ind, operands, tuple(names),
+                 ind, kwargs, _numel_denominator, float(x.size)), red
 
 
-def _bce(func: str, input: Any, target: Any, weight: Any, pos_weight: Any,
-         reduction: Any) -> tuple[_Loss, str]:
-    fns = tuple(functools.partial(_bce_call, fn, weight is not None, pos_weight is not None)
-                for fn in (_ll.binary_cross_entropy_with_logits,
-                           _ll.binary_cross_entropy_with_logits_grad))
-    return _elementwise_loss(func, fns, input, target,  # type: ignore[arg-type]
-                             {"weight": weight, "pos_weight": pos_weight}, reduction, {})
+_LAYOUTS = {"class": _class_layout, "elementwise": _elementwise_layout}
 
 
-def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None, *,
-                                     pos_weight: Any = None, reduction: str = "mean") -> Any:
-    """Lazy :func:`logitloss.binary_cross_entropy_with_logits`, chunk by
-    chunk; `weight` and `pos_weight` are broadcast to the input's chunks.
-    'mean' is the sum of the chunks' sums over the number of elements.
+def _bound(family: LossFamily, values: tuple[Any, ...], func: str) -> dict[str, Any]:
+    """The call's arguments by name; array arguments as Dask arrays."""
+    args = dict(zip((p.name for p in family.parameters), values))
+    for name in ("input", "target", "weight", "pos_weight"):
+        if args.get(name) is not None:
+            args[name] = _dask(args[name], func, name)
+    return args
 
-    Examples
-    --------
-    >>> import numpy as np, dask.array as da
-    >>> import logitloss.dask as lld
-    >>> z = da.from_array(np.array([0.0, 2.0, -2.0]), chunks=2)
-    >>> lld.binary_cross_entropy_with_logits(z, np.array([1.0, 1.0, 0.0])).compute()
-    np.float64(0.3156677342...)
-    """
-    loss, red = _bce("binary_cross_entropy_with_logits", input, target, weight, pos_weight,
-                     reduction)
+
+def _layout(family: LossFamily, func: str, values: tuple[Any, ...]) -> tuple[_Loss, str]:
+    return _LAYOUTS[family.dask](family, func, _bound(family, values, func))
+
+
+def _lazy_value(family: LossFamily, func: str, values: tuple[Any, ...]) -> Any:
+    loss, red = _layout(family, func, values)
     return loss.value(red)
 
 
-def binary_cross_entropy_with_logits_grad(input: Any, target: Any, weight: Any = None, *,
-                                          pos_weight: Any = None, reduction: str = "mean",
-                                          grad_output: Any = None) -> da.Array:
-    """Lazy :func:`logitloss.binary_cross_entropy_with_logits_grad`.
-
-    Examples
-    --------
-    >>> import numpy as np, dask.array as da
-    >>> import logitloss.dask as lld
-    >>> z = da.from_array(np.array([0.0, 2.0, -2.0]), chunks=2)
-    >>> y = np.array([1.0, 1.0, 0.0])
-    >>> lld.binary_cross_entropy_with_logits_grad(z, y, reduction="sum").compute()
-    array([-0.5       , -0.11920292,  0.11920292])
-    """
-    loss, red = _bce("binary_cross_entropy_with_logits_grad", input, target, weight, pos_weight,
-                     reduction)
+def _lazy_grad(family: LossFamily, func: str, values: tuple[Any, ...],
+               grad_output: Any) -> da.Array:
+    loss, red = _layout(family, func, values)
     return loss.grad(red, grad_output)
 
 
-def binary_cross_entropy_with_logits_value_and_grad(
-        input: Any, target: Any, weight: Any = None, *, pos_weight: Any = None,
-        reduction: str = "mean") -> tuple[Any, da.Array]:
-    """Lazy ``(binary_cross_entropy_with_logits, ..._grad)``.
-
-    Examples
-    --------
-    >>> import dask, numpy as np, dask.array as da
-    >>> import logitloss.dask as lld
-    >>> z = da.from_array(np.array([0.0, 2.0, -2.0]), chunks=2)
-    >>> y = np.array([1.0, 1.0, 0.0])
-    >>> lazy = lld.binary_cross_entropy_with_logits_value_and_grad(z, y)
-    >>> loss, grad = dask.compute(*lazy)
-    >>> loss
-    np.float64(0.3156677342...)
-    """
-    loss, red = _bce("binary_cross_entropy_with_logits_value_and_grad", input, target, weight,
-                     pos_weight, reduction)
+def _lazy_value_and_grad(family: LossFamily, func: str,
+                         values: tuple[Any, ...]) -> tuple[Any, da.Array]:
+    loss, red = _layout(family, func, values)
     return loss.value(red), loss.grad(red, None, shared_totals=True)
 
 
-def _focal(func: str, input: Any, target: Any, alpha: Any, gamma: Any,
-           reduction: Any) -> tuple[_Loss, str]:
-    fns = (_ll.sigmoid_focal_loss, _ll.sigmoid_focal_loss_grad)
-    return _elementwise_loss(func, fns, input, target, {}, reduction,
-                             {"alpha": alpha, "gamma": gamma})
+_LAZY_DOC = """Lazy :func:`logitloss.{name}` of Dask arrays (NumPy arrays and
+array-likes become one chunk), with its signature{without_out}.
+
+{layout} Reductions combine exactly: 'sum' adds the chunks' sums, 'mean'
+divides the summed chunk losses by the summed chunk denominators (never a
+mean of means); {returns}
+
+Examples
+--------
+>>> import numpy as np, dask, dask.array as da
+>>> import logitloss as ll, logitloss.dask as lld
+>>> x, t = np.array({input}), np.array({target})
+>>> lazy = lld.{name}(da.from_array(x, chunks=1), t{kwargs})
+>>> want = ll.{name}(x, t{kwargs})
+{check}
+True
+"""
+
+_LAYOUT_DOC = {
+    "class": "The class axis is brought into one chunk (rows stay whole); `target` "
+             "is aligned with the input's chunks and `weight` held in memory.",
+    "elementwise": "`target` is aligned with the input's chunks; `weight` and "
+                   "`pos_weight` are broadcast to them.",
+}
 
 
-def sigmoid_focal_loss(input: Any, target: Any, alpha: float = 0.25, gamma: float = 2.0,
-                       reduction: str = "none") -> Any:
-    """Lazy :func:`logitloss.sigmoid_focal_loss` (torchvision semantics).
+def _lazy(family: LossFamily) -> tuple[Callable[..., Any], Callable[..., da.Array],
+                                        Callable[..., tuple[Any, da.Array]]]:
+    """logitloss.dask's trio of a family (Note [Loss families])."""
+    name, params = family.name, family.parameters
+    grad_output = inspect.Parameter("grad_output", inspect.Parameter.KEYWORD_ONLY,
+                                    default=None, annotation="Any")
+    values = "(" + "".join(f"{p.name}, " for p in params) + ")"
+    namespace = {"Any": Any, "da": da, "_family": family, "_lazy_value": _lazy_value,
+                 "_lazy_grad": _lazy_grad, "_lazy_value_and_grad": _lazy_value_and_grad}
+    example = family.example
+    doc = functools.partial(
+        _LAZY_DOC.format, layout=_LAYOUT_DOC[family.dask], input=example[0],
+        target=example[1], kwargs=example[2])
+    fns = []
+    one = ">>> bool(np.allclose(lazy.compute(), want))"
+    two = (">>> loss, grad = dask.compute(*lazy)\n"
+           ">>> bool(np.allclose(loss, want[0]) and np.allclose(grad, want[1]))")
+    for suffix, extra, body, without_out, returns, check in (
+        ("", [], "_lazy_value(_family, {f!r}, {v})", "",
+         "'mean'/'sum' give a 0-d Dask array.", one),
+        ("_grad", [grad_output], "_lazy_grad(_family, {f!r}, {v}, grad_output)",
+         " (no ``out``: the result is lazy)",
+         "a 'mean' gradient computes the global denominator first, in the same graph.", one),
+        ("_value_and_grad", [], "_lazy_value_and_grad(_family, {f!r}, {v})",
+         " (no ``out``)",
+         "the two results share one graph: compute them together.", two),
+    ):
+        func = name + suffix
+        fns.append(make_function(
+            func, params + extra, body.format(f=func, v=values), namespace,
+            doc(name=func, without_out=without_out, returns=returns, check=check),
+            __name__, "Any"))
+    return fns[0], fns[1], fns[2]
 
-    Examples
-    --------
-    >>> import numpy as np, dask.array as da
-    >>> import logitloss.dask as lld
-    >>> z = da.from_array(np.array([0.0, 2.0, -2.0]), chunks=2)
-    >>> lld.sigmoid_focal_loss(z, np.array([1.0, 1.0, 0.0])).compute()
-    array([0.0433217 , 0.00045089, 0.00135267])
-    """
-    loss, red = _focal("sigmoid_focal_loss", input, target, alpha, gamma, reduction)
-    return loss.value(red)
 
+# ------------------------------------------- loss families: the functions
 
-def sigmoid_focal_loss_grad(input: Any, target: Any, alpha: float = 0.25, gamma: float = 2.0,
-                            reduction: str = "none", grad_output: Any = None) -> da.Array:
-    """Lazy :func:`logitloss.sigmoid_focal_loss_grad`.
-
-    Examples
-    --------
-    >>> import numpy as np, dask.array as da
-    >>> import logitloss.dask as lld
-    >>> z = da.from_array(np.array([0.0, 2.0, -2.0]), chunks=2)
-    >>> lld.sigmoid_focal_loss_grad(z, np.array([1.0, 1.0, 0.0])).compute()
-    array([-0.0745717 , -0.00121774,  0.00365321])
-    """
-    loss, red = _focal("sigmoid_focal_loss_grad", input, target, alpha, gamma, reduction)
-    return loss.grad(red, grad_output)
-
-
-def sigmoid_focal_loss_value_and_grad(input: Any, target: Any, alpha: float = 0.25,
-                                      gamma: float = 2.0,
-                                      reduction: str = "none") -> tuple[Any, da.Array]:
-    """Lazy ``(sigmoid_focal_loss, sigmoid_focal_loss_grad)``.
-
-    Examples
-    --------
-    >>> import dask, numpy as np, dask.array as da
-    >>> import logitloss.dask as lld
-    >>> z = da.from_array(np.array([0.0, 2.0, -2.0]), chunks=2)
-    >>> y = np.array([1.0, 1.0, 0.0])
-    >>> loss, grad = dask.compute(*lld.sigmoid_focal_loss_value_and_grad(z, y, reduction="sum"))
-    >>> loss
-    np.float64(0.04512526...)
-    """
-    loss, red = _focal("sigmoid_focal_loss_value_and_grad", input, target, alpha, gamma,
-                       reduction)
-    return loss.value(red), loss.grad(red, None, shared_totals=True)
-
+cross_entropy, cross_entropy_grad, cross_entropy_value_and_grad = _lazy(CROSS_ENTROPY)
+nll_loss, nll_loss_grad, nll_loss_value_and_grad = _lazy(NLL_LOSS)
+(binary_cross_entropy_with_logits, binary_cross_entropy_with_logits_grad,
+ binary_cross_entropy_with_logits_value_and_grad) = _lazy(BINARY_CROSS_ENTROPY_WITH_LOGITS)
+sigmoid_focal_loss, sigmoid_focal_loss_grad, sigmoid_focal_loss_value_and_grad = _lazy(
+    SIGMOID_FOCAL_LOSS)
 
 __all__ += [
-    "binary_cross_entropy_with_logits",
-    "binary_cross_entropy_with_logits_grad",
-    "binary_cross_entropy_with_logits_value_and_grad",
-    "sigmoid_focal_loss",
-    "sigmoid_focal_loss_grad",
-    "sigmoid_focal_loss_value_and_grad",
+    name + suffix
+    for name in ("cross_entropy", "nll_loss", "binary_cross_entropy_with_logits",
+                 "sigmoid_focal_loss")
+    for suffix in ("", "_grad", "_value_and_grad")
 ]
+
+
+# ------------------------------------------------- linear cross-entropy
+# hidden as (rows, D) with blockwise indices "rd", the targets "r", weight
+# "VW" and bias "V" (single chunks, passed whole to every task), a per-row
+# grad_output "r" or a scalar "" (0-d): every task runs the in-memory
+# function on its rows with reduction 'sum' (or 'none').
+
+
+def _linear_task(fn: Callable[..., Any], kwargs: dict[str, Any], with_bias: bool,
+                 pick: Callable[[Any], np.ndarray], hidden: np.ndarray, target: np.ndarray,
+                 weight: np.ndarray, *rest: Any) -> np.ndarray:
+    bias = rest[0] if with_bias else None
+    kw = dict(kwargs)
+    if len(rest) > int(with_bias):
+        g = rest[-1]
+        kw["grad_output"] = float(g) if np.ndim(g) == 0 else g
+    return pick(fn(hidden, weight, target, bias, **kw))
+
+
+def _first_row(result: Any) -> np.ndarray:
+    return np.array([float(result)])
+
+
+def _linear_denominator_task(class_weight: np.ndarray | None, ignore: int, vocab: int,
+                             func: str, target: np.ndarray) -> np.ndarray:
+    """A chunk's share of the 'mean' denominator (and its targets' check)."""
+    return np.array([_index_denominator(func, ignore, vocab, np.dtype(np.float64), target,
+                                        target, class_weight)])
+
+
+class _LinearCall:
+    """A linear cross-entropy call laid out for blockwise."""
+
+    def __init__(self, func: str, args: dict[str, Any]) -> None:
+        self.func = func
+        h = _dask(args.pop("hidden"), func, "hidden")
+        t = _dask(args.pop("target"), func, "target")
+        w, b = args.pop("weight"), args.pop("bias")
+        self.w = _dask(w, func, "weight")
+        self.b = None if b is None else _dask(b, func, "bias")
+        if h.ndim == 0:
+            raise ValueError(f"{func}: hidden must have shape (..., D); got a 0-d array")
+        if t.shape != h.shape[:-1]:
+            raise ValueError(f"{func}: target has shape {t.shape} but hidden has shape "
+                             f"{h.shape}; expected {h.shape[:-1]} (hidden without its last axis)")
+        # Every other check, on empty stand-ins: the in-memory messages.
+        stand = (np.empty((0,) * (h.ndim - 1) + h.shape[-1:], h.dtype),
+                 np.empty(self.w.shape, self.w.dtype), np.empty((0,) * t.ndim, t.dtype),
+                 None if self.b is None else np.empty(self.b.shape, self.b.dtype))
+        _ll.linear_cross_entropy(*stand, **args)
+        self.reduction = args.pop("reduction")
+        self.options = args
+        self.shape, self.lead = h.shape, h.shape[:-1]
+        h = h.rechunk({h.ndim - 1: -1})
+        self.h = h if h.ndim == 2 else h.reshape(-1, h.shape[-1])
+        self.t = t.reshape(-1).rechunk((self.h.chunks[0],))
+        self.w, self.b = self.w.rechunk(-1), None if self.b is None else self.b.rechunk(-1)
+        self.dtype = result_float(*(a.dtype for a in (h, self.w) + (() if self.b is None
+                                                                    else (self.b,))),
+                                  func=func, args=("hidden", "weight", "bias"))
+
+    def _blockwise(self, fn: Callable[..., Any], pick: Callable[[Any], np.ndarray],
+                   out_ind: str, extra: list[Any], reduction: str, **kw: Any) -> da.Array:
+        with_bias = self.b is not None
+        task = functools.partial(_linear_task, fn, dict(self.options, reduction=reduction),
+                                 with_bias, pick)
+        args: list[Any] = [self.h, "rd", self.t, "r", self.w, "VW"]
+        if with_bias:
+            args += [self.b, "V"]
+        return da.blockwise(task, out_ind, *args, *extra, concatenate=True, **kw)
+
+    def denominator(self) -> da.Array:
+        cw = self.options.get("class_weight")
+        fn = functools.partial(_linear_denominator_task, None if cw is None else np.asarray(cw),
+                               check_ignore_index(self.func, self.options["ignore_index"]),
+                               self.w.shape[0], self.func)
+        parts = self.t.map_blocks(fn, chunks=((1,) * self.t.numblocks[0],), dtype=np.float64)
+        return parts.sum()
+
+    def value(self) -> Any:
+        if self.reduction == "none":
+            per_row = self._blockwise(_ll.linear_cross_entropy, np.asarray, "r", [], "none",
+                                      dtype=self.dtype, meta=_meta(1, self.dtype))
+            return per_row.reshape(self.lead)
+        sums = self._blockwise(_ll.linear_cross_entropy, _first_row, "r", [], "sum",
+                               adjust_chunks={"r": 1}, dtype=np.float64,
+                               meta=_meta(1, np.dtype(np.float64)))
+        parts = [sums.sum(), self.denominator()] if self.reduction == "mean" else [sums.sum()]
+        fn = functools.partial(_finish_linear, self.dtype)
+        return da.map_blocks(fn, *parts, dtype=self.dtype, meta=_meta(0, self.dtype))
+
+    def grads(self, grad_output: Any) -> tuple[da.Array, da.Array, da.Array | None]:
+        if self.reduction == "none":
+            g = (da.ones(self.lead, chunks=self.t.chunks if len(self.lead) == 1 else "auto")
+                 if grad_output is None else _dask(grad_output, self.func, "grad_output"))
+            try:
+                g = da.broadcast_to(g, self.lead)
+            except ValueError:
+                raise ValueError(f"{self.func}: grad_output has shape {g.shape}; expected the "
+                                 f"loss shape {self.lead}") from None
+            extra: list[Any] = [g.reshape(-1).rechunk(self.t.chunks), "r"]
+        else:
+            go = _scalar_grad_output(self.func, grad_output, self.reduction)
+            scale: Any = da.asarray(go) if not isinstance(go, da.Array) else go
+            if self.reduction == "mean":
+                scale = da.map_blocks(_ratio, scale, self.denominator(), dtype=np.float64,
+                                      meta=_meta(0, np.dtype(np.float64)))
+            extra = [scale, ""]
+        red = "none" if self.reduction == "none" else "sum"
+        fn = _ll.linear_cross_entropy_grad
+        d_h = self._blockwise(fn, _item_0, "rd", extra, red, dtype=self.h.dtype,
+                              meta=_meta(2, self.h.dtype)).reshape(self.shape)
+        d_w = self._blockwise(fn, _item_1, "rVW", extra, red, adjust_chunks={"r": 1},
+                              dtype=self.w.dtype, meta=_meta(3, self.w.dtype)).sum(axis=0)
+        d_b = None
+        if self.b is not None:
+            d_b = self._blockwise(fn, _item_2, "rV", extra, red, adjust_chunks={"r": 1},
+                                  dtype=self.b.dtype, meta=_meta(2, self.b.dtype)).sum(axis=0)
+        return d_h, d_w, d_b
+
+
+def _item_0(grads: Any) -> np.ndarray:
+    return np.asarray(grads[0])
+
+
+def _item_1(grads: Any) -> np.ndarray:
+    return np.asarray(grads[1])[None]
+
+
+def _item_2(grads: Any) -> np.ndarray:
+    return np.asarray(grads[2])[None]
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    return np.array(ieee_div(float(num), float(den)))
+
+
+def _finish_linear(dtype: np.dtype, total: np.ndarray,
+                   den: np.ndarray | None = None) -> Any:
+    value = ieee_div(float(total), float(den)) if den is not None else float(total)
+    with np.errstate(over="ignore"):
+        return dtype.type(value)
+
+
+def linear_cross_entropy(hidden: Any, weight: Any, target: Any, bias: Any = None, *,
+                         class_weight: Any = None, ignore_index: int = -100,
+                         reduction: str = "mean", label_smoothing: float = 0.0,
+                         softcap: float | None = None, z_loss: float = 0.0,
+                         chunk_size: int | None = None) -> Any:
+    """Lazy :func:`logitloss.linear_cross_entropy`: `hidden` and `target`
+    chunked by rows (hidden's last axis whole), `weight` and `bias` whole in
+    every task; each chunk runs the in-memory function, and reductions
+    combine exactly (the chunks' sums over the summed denominators).
+
+    Examples
+    --------
+    >>> import numpy as np, dask.array as da
+    >>> import logitloss as ll, logitloss.dask as lld
+    >>> rng = np.random.default_rng(0)
+    >>> h, w = rng.standard_normal((6, 3)), rng.standard_normal((10, 3))
+    >>> t = np.array([1, 0, 9, -100, 4, 4])
+    >>> lazy = lld.linear_cross_entropy(da.from_array(h, chunks=(2, 3)), w, t)
+    >>> bool(np.isclose(lazy.compute(), ll.linear_cross_entropy(h, w, t)))
+    True
+    """
+    args = dict(locals())
+    return _LinearCall("linear_cross_entropy", args).value()
+
+
+def linear_cross_entropy_grad(hidden: Any, weight: Any, target: Any, bias: Any = None, *,
+                              class_weight: Any = None, ignore_index: int = -100,
+                              reduction: str = "mean", label_smoothing: float = 0.0,
+                              softcap: float | None = None, z_loss: float = 0.0,
+                              chunk_size: int | None = None,
+                              grad_output: Any = None) -> tuple[Any, Any, Any]:
+    """Lazy :func:`logitloss.linear_cross_entropy_grad`: ``d_hidden`` chunked
+    like `hidden`; ``d_weight`` and ``d_bias`` summed across the chunks; a
+    'mean' gradient computes the global denominator (from the targets) first.
+
+    Examples
+    --------
+    >>> import dask, numpy as np, dask.array as da
+    >>> import logitloss as ll, logitloss.dask as lld
+    >>> rng = np.random.default_rng(0)
+    >>> h, w = rng.standard_normal((6, 3)), rng.standard_normal((10, 3))
+    >>> t = np.array([1, 0, 9, 2, 4, 4])
+    >>> lazy = lld.linear_cross_entropy_grad(da.from_array(h, chunks=2), w, t)
+    >>> d_h, d_w, _ = dask.compute(*lazy)
+    >>> want = ll.linear_cross_entropy_grad(h, w, t)
+    >>> bool(np.allclose(d_h, want[0]) and np.allclose(d_w, want[1]))
+    True
+    """
+    args = dict(locals())
+    grad_output = args.pop("grad_output")
+    return _LinearCall("linear_cross_entropy_grad", args).grads(grad_output)
+
+
+def linear_cross_entropy_value_and_grad(hidden: Any, weight: Any, target: Any, bias: Any = None,
+                                        *, class_weight: Any = None, ignore_index: int = -100,
+                                        reduction: str = "mean", label_smoothing: float = 0.0,
+                                        softcap: float | None = None, z_loss: float = 0.0,
+                                        chunk_size: int | None = None) -> tuple[Any, Any]:
+    """Lazy ``(loss, (d_hidden, d_weight, d_bias))`` of
+    :func:`logitloss.linear_cross_entropy`: one graph (compute them together).
+
+    Examples
+    --------
+    >>> import dask, numpy as np, dask.array as da
+    >>> import logitloss as ll, logitloss.dask as lld
+    >>> rng = np.random.default_rng(0)
+    >>> h, w, b = rng.standard_normal((6, 3)), rng.standard_normal((10, 3)), np.ones(10)
+    >>> t = np.array([1, 0, 9, 2, 4, 4])
+    >>> lazy = lld.linear_cross_entropy_value_and_grad(da.from_array(h, chunks=4), w, t, b)
+    >>> loss, (d_h, d_w, d_b) = dask.compute(*lazy)
+    >>> bool(np.isclose(loss, ll.linear_cross_entropy(h, w, t, b)))
+    True
+    """
+    call = _LinearCall("linear_cross_entropy_value_and_grad", dict(locals()))
+    return call.value(), call.grads(None)
+
+
+__all__ += ["linear_cross_entropy", "linear_cross_entropy_grad",
+            "linear_cross_entropy_value_and_grad"]

@@ -14,6 +14,7 @@ from typing import Any, Literal, cast, overload
 import numpy as np
 
 from . import _core
+from ._outputs import checked_out, into
 from ._typing import ArrayLike, Axis, FloatArray, FloatResult, FloatScalar, ScalarLike
 from ._validation import (
     ClassLayout,
@@ -42,13 +43,13 @@ def _scalar_or_array(out: np.ndarray) -> FloatResult:
 
 def _lse_operands(
     func: str, a: object, axis: object, b: object
-) -> tuple[np.ndarray, np.ndarray | None, tuple[int, ...], ClassLayout]:
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, ClassLayout]:
     """a (and b) as arrays of their common kernel dtype, broadcast together,
-    at least 1-D as in SciPy; returns them with a's original shape."""
+    at least 1-D as in SciPy; returns them with a in that dtype as given
+    (its shape, not broadcast)."""
     x = as_array(a, func, "a")
-    shape_a = x.shape
     if b is None:
-        x = as_float(x, func, "a")
+        x = a_float = as_float(x, func, "a")
         bb = None
     else:
         barr = as_array(b, func, "b")
@@ -60,13 +61,14 @@ def _lse_operands(
                 f"{func}: b with shape {barr.shape} does not broadcast against a "
                 f"with shape {x.shape}"
             ) from None
-        x = broadcast_to_shape(as_float(x, func, "a", dtype), shape)
+        a_float = as_float(x, func, "a", dtype)
+        x = broadcast_to_shape(a_float, shape)
         bb = broadcast_to_shape(as_float(barr, func, "b", dtype), shape)
     if x.ndim == 0:
         x = x.reshape(1)
         bb = None if bb is None else bb.reshape(1)
     layout = class_layout(x.shape, normalize_axes(axis, x.ndim, func))
-    return x, bb, shape_a, layout
+    return x, bb, a_float, layout
 
 
 @overload
@@ -294,6 +296,7 @@ def logsumexp_grad(
     axis: Axis = None,
     b: ArrayLike | None = None,
     grad_output: ArrayLike | None = None,
+    out: np.ndarray | None = None,
 ) -> FloatScalar: ...
 @overload
 def logsumexp_grad(
@@ -301,12 +304,14 @@ def logsumexp_grad(
     axis: Axis = None,
     b: ArrayLike | None = None,
     grad_output: ArrayLike | None = None,
+    out: np.ndarray | None = None,
 ) -> FloatArray: ...
 def logsumexp_grad(
     a: ArrayLike,
     axis: Axis = None,
     b: ArrayLike | None = None,
     grad_output: ArrayLike | None = None,
+    out: np.ndarray | None = None,
 ) -> FloatArray | FloatScalar:
     """Gradient of :func:`logsumexp` with respect to `a`.
 
@@ -320,12 +325,15 @@ def logsumexp_grad(
     grad_output : array_like, optional
         Upstream gradient shaped like logsumexp's result, with or without the
         reduced axes kept; default ones.
+    out : ndarray, optional
+        Where to write the gradient: an array of `a`'s shape and result dtype
+        (any strides), or `a` itself (in place).
 
     Returns
     -------
     ndarray
-        Shaped and typed like `a`. Rows that are -inf throughout (or whose
-        every `b` is 0) have gradient 0, not NaN.
+        Shaped and typed like `a` (`out` when given). Rows that are -inf
+        throughout (or whose every `b` is 0) have gradient 0, not NaN.
 
     Raises
     ------
@@ -341,17 +349,23 @@ def logsumexp_grad(
     array([0.5, 0.5, 0. ])
     """
     func = "logsumexp_grad"
-    x, bb, shape_a, layout = _lse_operands(func, a, axis, b)
+    x, bb, a_float, layout = _lse_operands(func, a, axis, b)
+    shape_a = a_float.shape
     g = _row_grad_output(func, grad_output, layout, x.dtype)
-    out, out3 = layout.new_output(x.dtype)
-    _core.logsumexp_grad(layout.view3(x), None if bb is None else layout.view3(bb), g, out3)
-    if out.ndim != len(shape_a) or out.shape != shape_a:
-        out = _unbroadcast(out, shape_a) if len(shape_a) else out.reshape(())
-    return _scalar_or_array(out) if out.ndim == 0 else out
+    if out is not None:
+        out = checked_out(func, out, a_float, shape_a, x.dtype, [("b", bb), ("grad_output", g)])
+    direct = out if x.shape == shape_a else None  # a broadcast a sums its gradient
+    grad, grad3 = layout.output(direct, x.dtype)
+    _core.logsumexp_grad(layout.view3(x), None if bb is None else layout.view3(bb), g, grad3)
+    if grad.ndim != len(shape_a) or grad.shape != shape_a:
+        grad = _unbroadcast(grad, shape_a) if len(shape_a) else grad.reshape(())
+    grad = into(out, grad)
+    return _scalar_or_array(grad) if grad.ndim == 0 else grad
 
 
 def _softmax_grad(
-    func: str, x: ArrayLike, grad_output: ArrayLike, axis: Axis, log: bool
+    func: str, x: ArrayLike, grad_output: ArrayLike, axis: Axis, log: bool,
+    out: np.ndarray | None,
 ) -> FloatResult:
     arr = as_float(x, func, "x")
     g = as_array(grad_output, func, "grad_output")
@@ -362,20 +376,26 @@ def _softmax_grad(
             f"{func}: grad_output has shape {g.shape}; expected the shape of x, {arr.shape}"
         )
     shape = arr.shape
+    if out is not None:
+        out = checked_out(func, out, arr, shape, arr.dtype, [("grad_output", g)])
     if arr.ndim == 0:
         arr, g = arr.reshape(1), g.reshape(1)
     layout = class_layout(arr.shape, normalize_axes(axis, arr.ndim, func))
-    out, out3 = layout.new_output(arr.dtype)
-    _core.softmax_grad(layout.view3(arr), layout.view3(g), out3, log)
-    return _scalar_or_array(out.reshape(shape))
+    grad, grad3 = layout.output(out if out is not None and out.ndim else None, arr.dtype)
+    _core.softmax_grad(layout.view3(arr), layout.view3(g), grad3, log)
+    return _scalar_or_array(into(out, grad.reshape(shape)))
 
 
 @overload
-def softmax_grad(x: ScalarLike, grad_output: ArrayLike, axis: Axis = None) -> FloatScalar: ...
-@overload
-def softmax_grad(x: ArrayLike, grad_output: ArrayLike, axis: Axis = None) -> FloatArray: ...
 def softmax_grad(
-    x: ArrayLike, grad_output: ArrayLike, axis: Axis = None
+    x: ScalarLike, grad_output: ArrayLike, axis: Axis = None, out: np.ndarray | None = None
+) -> FloatScalar: ...
+@overload
+def softmax_grad(
+    x: ArrayLike, grad_output: ArrayLike, axis: Axis = None, out: np.ndarray | None = None
+) -> FloatArray: ...
+def softmax_grad(
+    x: ArrayLike, grad_output: ArrayLike, axis: Axis = None, out: np.ndarray | None = None
 ) -> FloatArray | FloatScalar:
     """Vector-Jacobian product of :func:`softmax`: ``y * (g - sum(g * y))``
     with ``y = softmax(x)`` and ``g = grad_output``.
@@ -388,11 +408,15 @@ def softmax_grad(
         Upstream gradient, shaped like `x`.
     axis : None or int or tuple of ints, optional
         As for :func:`softmax`.
+    out : ndarray, optional
+        Where to write the result: an array of `x`'s shape and result dtype
+        (any strides), or `x` itself (in place).
 
     Returns
     -------
     ndarray
-        Shaped and typed like `x`; zero on rows that are -inf throughout.
+        Shaped and typed like `x` (`out` when given); zero on rows that are
+        -inf throughout.
 
     Raises
     ------
@@ -407,15 +431,19 @@ def softmax_grad(
     >>> ll.softmax_grad([0.0, 0.0], [1.0, 0.0])
     array([ 0.25, -0.25])
     """
-    return _softmax_grad("softmax_grad", x, grad_output, axis, log=False)
+    return _softmax_grad("softmax_grad", x, grad_output, axis, log=False, out=out)
 
 
 @overload
-def log_softmax_grad(x: ScalarLike, grad_output: ArrayLike, axis: Axis = None) -> FloatScalar: ...
-@overload
-def log_softmax_grad(x: ArrayLike, grad_output: ArrayLike, axis: Axis = None) -> FloatArray: ...
 def log_softmax_grad(
-    x: ArrayLike, grad_output: ArrayLike, axis: Axis = None
+    x: ScalarLike, grad_output: ArrayLike, axis: Axis = None, out: np.ndarray | None = None
+) -> FloatScalar: ...
+@overload
+def log_softmax_grad(
+    x: ArrayLike, grad_output: ArrayLike, axis: Axis = None, out: np.ndarray | None = None
+) -> FloatArray: ...
+def log_softmax_grad(
+    x: ArrayLike, grad_output: ArrayLike, axis: Axis = None, out: np.ndarray | None = None
 ) -> FloatArray | FloatScalar:
     """Vector-Jacobian product of :func:`log_softmax`: ``g - softmax(x) * sum(g)``.
 
@@ -427,11 +455,15 @@ def log_softmax_grad(
         Upstream gradient, shaped like `x`.
     axis : None or int or tuple of ints, optional
         As for :func:`log_softmax`.
+    out : ndarray, optional
+        Where to write the result: an array of `x`'s shape and result dtype
+        (any strides), or `x` itself (in place).
 
     Returns
     -------
     ndarray
-        Shaped and typed like `x`; zero on rows that are -inf throughout.
+        Shaped and typed like `x` (`out` when given); zero on rows that are
+        -inf throughout.
 
     Raises
     ------
@@ -446,4 +478,4 @@ def log_softmax_grad(
     >>> ll.log_softmax_grad([0.0, 0.0], [1.0, 0.0])
     array([ 0.5, -0.5])
     """
-    return _softmax_grad("log_softmax_grad", x, grad_output, axis, log=True)
+    return _softmax_grad("log_softmax_grad", x, grad_output, axis, log=True, out=out)

@@ -1,44 +1,38 @@
 """Loss objects: drop-in replacements for the ``torch.nn`` loss modules.
 
 Each holds its options and is callable as ``loss_fn(input, target)``, with
-``.grad(input, target, grad_output=None)`` and ``.value_and_grad(input,
-target)``. Options are validated by the functions on each call, exactly as
-for the functional forms.
+``.grad(input, target, grad_output=None, out=None)`` and
+``.value_and_grad(input, target, out=None)``. Options are validated by the
+functions on each call, exactly as for the functional forms. A loss object
+follows from its family's declaration (Note [Loss families]): its name and
+the order of its options are declared there, the defaults are the function's.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from typing import Any, Callable
 
 import numpy as np
 
-from .binary import (
-    binary_cross_entropy_with_logits,
-    binary_cross_entropy_with_logits_grad,
-    binary_cross_entropy_with_logits_value_and_grad,
-)
-from .cross_entropy import (
-    cross_entropy,
-    cross_entropy_grad,
-    cross_entropy_value_and_grad,
-    nll_loss,
-    nll_loss_grad,
-    nll_loss_value_and_grad,
-)
+from ._family import LossFamily
+from .binary import BINARY_CROSS_ENTROPY_WITH_LOGITS
+from .cross_entropy import CROSS_ENTROPY, NLL_LOSS
 
 __all__ = ["CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss"]
 
 
 class _Loss:
-    """A loss function with fixed keyword options: subclasses name the three
-    functions and the options they pass."""
+    """A loss function with fixed keyword options."""
 
-    _value: Any
-    _grad: Any
-    _value_and_grad: Any
+    _functions: tuple[Callable[..., Any], Callable[..., np.ndarray],
+                      Callable[..., tuple[Any, np.ndarray]]]
+    _signature: inspect.Signature
 
-    def __init__(self, **options: Any) -> None:
-        self._options = options
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        bound = self._signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        self._options = dict(bound.arguments)
 
     def __getattr__(self, name: str) -> Any:
         options = self.__dict__.get("_options", {})
@@ -47,19 +41,16 @@ class _Loss:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __call__(self, input: Any, target: Any) -> Any:
-        return type(self)._value(input, target, **self._options)
+        return self._functions[0](input, target, **self._options)
 
-    def grad(self, input: Any, target: Any, grad_output: Any = None) -> np.ndarray:
-        grad: np.ndarray = type(self)._grad(
-            input, target, grad_output=grad_output, **self._options
-        )
-        return grad
+    def grad(self, input: Any, target: Any, grad_output: Any = None,
+             out: np.ndarray | None = None) -> np.ndarray:
+        return self._functions[1](input, target, grad_output=grad_output, out=out,
+                                  **self._options)
 
-    def value_and_grad(self, input: Any, target: Any) -> tuple[Any, np.ndarray]:
-        value_and_grad: tuple[Any, np.ndarray] = type(self)._value_and_grad(
-            input, target, **self._options
-        )
-        return value_and_grad
+    def value_and_grad(self, input: Any, target: Any,
+                       out: np.ndarray | None = None) -> tuple[Any, np.ndarray]:
+        return self._functions[2](input, target, out=out, **self._options)
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -68,78 +59,59 @@ class _Loss:
         return f"{type(self).__name__}({shown})"
 
 
-class CrossEntropyLoss(_Loss):
-    """``torch.nn.CrossEntropyLoss`` for NumPy: see :func:`cross_entropy`.
+def loss_class(family: LossFamily, doc: str) -> type[_Loss]:
+    """The torch.nn-style class of `family`: options in the declared order,
+    with the function's defaults (an __init__ that ``inspect`` reads)."""
+    assert family.loss_object is not None
+    defaults = {p.name: p.default for p in family.parameters}
+    params = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                default=defaults[name])
+              for name in family.loss_object_options]
+    signature = inspect.Signature(params)
 
-    Examples
-    --------
-    >>> import logitloss as ll
-    >>> loss_fn = ll.CrossEntropyLoss(label_smoothing=0.1)
-    >>> value, grad = loss_fn.value_and_grad([[2.0, 0.0]], [0])
-    """
+    def __init__(self: _Loss, *args: Any, **kwargs: Any) -> None:
+        _Loss.__init__(self, *args, **kwargs)
 
-    _value = staticmethod(cross_entropy)
-    _grad = staticmethod(cross_entropy_grad)
-    _value_and_grad = staticmethod(cross_entropy_value_and_grad)
-
-    def __init__(
-        self,
-        weight: Any = None,
-        ignore_index: int = -100,
-        reduction: str = "mean",
-        label_smoothing: float = 0.0,
-        axis: Any = None,
-    ) -> None:
-        super().__init__(
-            weight=weight,
-            ignore_index=ignore_index,
-            reduction=reduction,
-            label_smoothing=label_smoothing,
-            axis=axis,
-        )
+    __init__.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD), *params])
+    cls = type(family.loss_object, (_Loss,), {
+        "__init__": __init__, "__doc__": doc, "__module__": __name__,
+        "_functions": family.functions(), "_signature": signature,
+    })
+    cls.__qualname__ = family.loss_object
+    return cls
 
 
-class NLLLoss(_Loss):
-    """``torch.nn.NLLLoss`` for NumPy: see :func:`nll_loss`.
+CrossEntropyLoss = loss_class(CROSS_ENTROPY, """\
+``torch.nn.CrossEntropyLoss`` for NumPy: see :func:`cross_entropy`.
 
-    Examples
-    --------
-    >>> import logitloss as ll
-    >>> loss_fn = ll.NLLLoss()
-    >>> log_probs = ll.log_softmax([[2.0, 0.0]], axis=1)
-    >>> round(float(loss_fn(log_probs, [0])), 6)
-    0.126928
-    """
+Examples
+--------
+>>> import logitloss as ll
+>>> loss_fn = ll.CrossEntropyLoss(label_smoothing=0.1)
+>>> value, grad = loss_fn.value_and_grad([[2.0, 0.0]], [0])
+""")
 
-    _value = staticmethod(nll_loss)
-    _grad = staticmethod(nll_loss_grad)
-    _value_and_grad = staticmethod(nll_loss_value_and_grad)
+NLLLoss = loss_class(NLL_LOSS, """\
+``torch.nn.NLLLoss`` for NumPy: see :func:`nll_loss`.
 
-    def __init__(
-        self,
-        weight: Any = None,
-        ignore_index: int = -100,
-        reduction: str = "mean",
-        axis: Any = None,
-    ) -> None:
-        super().__init__(weight=weight, ignore_index=ignore_index, reduction=reduction, axis=axis)
+Examples
+--------
+>>> import logitloss as ll
+>>> loss_fn = ll.NLLLoss()
+>>> log_probs = ll.log_softmax([[2.0, 0.0]], axis=1)
+>>> round(float(loss_fn(log_probs, [0])), 6)
+0.126928
+""")
 
+BCEWithLogitsLoss = loss_class(BINARY_CROSS_ENTROPY_WITH_LOGITS, """\
+``torch.nn.BCEWithLogitsLoss`` for NumPy: see
+:func:`binary_cross_entropy_with_logits` (same argument order as torch).
 
-class BCEWithLogitsLoss(_Loss):
-    """``torch.nn.BCEWithLogitsLoss`` for NumPy: see
-    :func:`binary_cross_entropy_with_logits` (same argument order as torch).
-
-    Examples
-    --------
-    >>> import logitloss as ll
-    >>> loss_fn = ll.BCEWithLogitsLoss(pos_weight=[2.0])
-    >>> round(float(loss_fn([[0.0]], [[1.0]])), 6)
-    1.386294
-    """
-
-    _value = staticmethod(binary_cross_entropy_with_logits)
-    _grad = staticmethod(binary_cross_entropy_with_logits_grad)
-    _value_and_grad = staticmethod(binary_cross_entropy_with_logits_value_and_grad)
-
-    def __init__(self, weight: Any = None, reduction: str = "mean", pos_weight: Any = None) -> None:
-        super().__init__(weight=weight, reduction=reduction, pos_weight=pos_weight)
+Examples
+--------
+>>> import logitloss as ll
+>>> loss_fn = ll.BCEWithLogitsLoss(pos_weight=[2.0])
+>>> round(float(loss_fn([[0.0]], [[1.0]])), 6)
+1.386294
+""")
