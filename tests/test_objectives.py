@@ -474,6 +474,7 @@ def test_every_simd_level_agrees_with_baseline():
     from logitloss import _core
 
     x = (rng.standard_normal((301, 13)) * 4).astype(np.float32)
+    x64 = x.astype(np.float64)
     xt = np.asfortranarray(x)
     labels = rng.integers(0, 13, 301)
     w = rng.uniform(0, 2, 301)
@@ -486,12 +487,18 @@ def test_every_simd_level_agrees_with_baseline():
                 *obj.softmax(x, labels, w),
                 *obj.softmax(xt, labels, w, hessian="lightgbm"),
                 *obj.logistic(x[:, 0], labels > 5, w),
+                *obj.softmax_focal(x64, labels, w),
+                *obj.softmax_focal(x[:, :4], labels % 4, alpha=0.3, gamma=1.5),
+                *obj.softmax_focal(x64[:, :3].T.copy().T, labels % 3, gamma=0.5),  # row blocks
+                *obj.focal(x64[:, 0], labels > 5, w, gamma=1.5),
             ]
     finally:
         _core.set_simd_level(level)
     for name, arrays in results.items():
         for a, b in zip(arrays, results["baseline"]):
-            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7, err_msg=name)
+            tol = dict(rtol=1e-6, atol=1e-7) if a.dtype == np.float32 else dict(rtol=1e-12,
+                                                                                 atol=1e-15)
+            np.testing.assert_allclose(a, b, err_msg=name, **tol)
 
 
 def test_boosting_example_reaches_the_builtin_log_loss():

@@ -291,30 +291,6 @@ def test_softmax_focal_any_layout_and_path(layout, dtype):
         np.testing.assert_allclose(h, hc, **tol)
 
 
-def test_focal_every_simd_level_agrees_with_baseline():
-    from logitloss import _core
-
-    z = rng.standard_normal((301, 13)) * 4
-    t = rng.integers(0, 13, 301)
-    w = rng.uniform(0, 2, 301)
-    level = _core.simd_level()
-    results = {}
-    try:
-        for name in _core.simd_levels_supported():
-            assert _core.set_simd_level(name)
-            results[name] = [
-                *obj.softmax_focal(z, t, w),
-                *obj.softmax_focal(z[:, :4].astype(np.float32), t % 4, alpha=0.3, gamma=1.5),
-                *obj.focal(z[:, 0], t > 5, w, gamma=1.5),
-            ]
-    finally:
-        _core.set_simd_level(level)
-    for name, arrays in results.items():
-        for a, b in zip(arrays, results["baseline"]):
-            np.testing.assert_allclose(a, b, rtol=2e-6 if a.dtype == np.float32 else 1e-12,
-                                       atol=1e-300, err_msg=name)
-
-
 def test_focal_results_do_not_depend_on_thread_count():
     z = rng.standard_normal((20000, 7)).astype(np.float32)
     t = rng.integers(0, 7, 20000)

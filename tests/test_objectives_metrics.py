@@ -13,6 +13,13 @@ import pytest
 import logitloss.objectives as obj
 
 ROUNDS = 6
+# Each new objective with its metric, on data it fits.
+EVERY_OBJECTIVE = [
+    ("softmax", "mlogloss", "digits"),
+    ("softmax_focal", "focal", "digits"),
+    ("logistic", "logloss", "breast_cancer"),
+    ("focal", "focal", "breast_cancer"),
+]
 
 
 def _data(kind):
@@ -161,12 +168,7 @@ def test_lightgbm_metric_equals_builtin_at_every_round(name):
 # ----------------------------- training with every new objective and metric
 
 
-@pytest.mark.parametrize(("objective", "metric", "data"), [
-    ("softmax", "mlogloss", "digits"),
-    ("softmax_focal", "focal", "digits"),
-    ("logistic", "logloss", "breast_cancer"),
-    ("focal", "focal", "breast_cancer"),
-])
+@pytest.mark.parametrize(("objective", "metric", "data"), EVERY_OBJECTIVE)
 def test_xgboost_trains_with_each_objective_and_metric(objective, metric, data):
     xgb = pytest.importorskip("xgboost")
     X, y = _data(data)
@@ -188,12 +190,7 @@ def test_xgboost_trains_with_each_objective_and_metric(objective, metric, data):
     assert (pred == y).mean() > 0.9
 
 
-@pytest.mark.parametrize(("objective", "metric", "data"), [
-    ("softmax", "mlogloss", "digits"),
-    ("softmax_focal", "focal", "digits"),
-    ("logistic", "logloss", "breast_cancer"),
-    ("focal", "focal", "breast_cancer"),
-])
+@pytest.mark.parametrize(("objective", "metric", "data"), EVERY_OBJECTIVE)
 def test_lightgbm_trains_with_each_objective_and_metric(objective, metric, data):
     lgb = pytest.importorskip("lightgbm")
     X, y = _data(data)

@@ -43,6 +43,10 @@
 namespace logitloss {
 namespace LL_ISA {
 
+// The integer type of a mask vector's lanes (int64 for double, int32 for float).
+template <class M>
+using lane_int_t = std::remove_cv_t<std::remove_reference_t<decltype(M{}[0])>>;
+
 // Lane j holds j: compared with k - (chunk start) to find the label's lane.
 template <class M>
 inline M lane_iota() {
@@ -200,7 +204,7 @@ void softmax_obj_long_rows(const SoftmaxObjTask& t, const HessRule<compute_t<T>>
   using F = compute_t<T>;
   using V = vec_t<F>;
   using M = mask_t<V>;
-  using I = std::remove_cv_t<std::remove_reference_t<decltype(M{}[0])>>;
+  using I = lane_int_t<M>;
   constexpr int W = lanes_v<V>;
   const int64_t C = t.x.classes;
   const M iota = lane_iota<M>();
@@ -243,7 +247,7 @@ void softmax_obj_row_blocks(const SoftmaxObjTask& t, const HessRule<compute_t<T>
   using F = compute_t<T>;
   using V = vec_t<F>;
   using M = mask_t<V>;
-  using I = std::remove_cv_t<std::remove_reference_t<decltype(M{}[0])>>;
+  using I = lane_int_t<M>;
   constexpr int W = lanes_v<V>;
   const int64_t C = t.x.classes;
   for_row_blocks<W>(r0, r1, [&](int64_t rb, int n) {
@@ -364,7 +368,7 @@ void softmax_obj_dense(const SoftmaxObjTask& t, const HessRule<compute_t<T>>& ru
   using V = vec_t<F>;
   using M = mask_t<V>;
   using A = acc_t<V>;
-  using I = std::remove_cv_t<std::remove_reference_t<decltype(M{}[0])>>;
+  using I = lane_int_t<M>;
   constexpr int W = lanes_v<V>;
   const int64_t C = t.x.classes;
   V xt[kDenseMaxClasses], et[kDenseMaxClasses], r[W], s[W];

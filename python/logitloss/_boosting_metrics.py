@@ -79,8 +79,9 @@ def _row_losses(margins: np.ndarray, labels: Any, func: str) -> np.ndarray:
     class_major = n > 1 and classes > 1 and abs(x.strides[0]) < abs(x.strides[1])
     x3 = x.T[None] if class_major else x[:, :, None]
     loss = np.empty(n)
+    # No ignore index, smoothing, softcap (0: none) or z-loss; per-row losses only.
     bad_row = _core.cross_entropy(x3, np.ascontiguousarray(target), None, None, 0, False, 0.0,
-                                  loss, None, None, None, 1.0, False)
+                                  0.0, 0.0, loss, None, None, None, 1.0, False)
     if bad_row >= 0:
         raise IndexError(
             f"{func}: label {int(target[bad_row])} is out of range for {classes} classes"
