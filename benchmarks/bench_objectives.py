@@ -22,6 +22,7 @@ gets them in the margins' dtype, which it requires).
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import time
 from typing import Any, Callable
@@ -103,6 +104,18 @@ def logistic_case(n: int, dtype: Any, rng: np.random.Generator) -> dict[str, Any
     return {"name": "logistic", "shape": str(n), "dtype": x.dtype.name, "fns": fns}
 
 
+def cpu_name() -> str:
+    """The CPU model (Linux), else what the platform module knows."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=31)
@@ -120,9 +133,10 @@ def main() -> None:
         cases.append(logistic_case(1_000_000 // scale, dtype, rng))
 
     info = logitloss.build_info()
-    print(f"logitloss {logitloss.__version__}, simd {info['simd']}, threads "
-          f"{logitloss.get_num_threads()}, numpy {np.__version__}, {platform.processor() or ''}"
-          f" median of {args.repeat} interleaved")
+    load = f", load {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    print(f"{cpu_name()} ({os.cpu_count()} cores{load}), logitloss {logitloss.__version__}, "
+          f"simd {info['simd']}, threads {logitloss.get_num_threads()}, numpy {np.__version__}, "
+          f"median of {args.repeat} interleaved")
     print(f"{'objective':<9} {'dtype':<8} {'shape':<10} {'logitloss':>9} {'softmax':>8} "
           f"{'sklearn':>8} {'numpy':>8} {'focal':>8} {'/softmax':>9} {'sklearn/':>9}")
     for case in cases:
