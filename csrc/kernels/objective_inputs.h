@@ -107,6 +107,16 @@ inline void convert_values(const RowValues& rv, int64_t r, int64_t n, F* out) {
   }
 }
 
+// Values r .. r + n - 1 of a row buffer as contiguous F: the buffer itself
+// when it already is (no copy), else converted into `scratch`.
+template <class F>
+inline const F* values_as(const RowValues& rv, int64_t r, int64_t n, F* scratch) {
+  constexpr ValueKind kSame = sizeof(F) == 4 ? ValueKind::f32 : ValueKind::f64;
+  if (rv.kind == kSame && rv.stride == 1) return static_cast<const F*>(rv.data) + r;
+  convert_values(rv, r, n, scratch);
+  return scratch;
+}
+
 // n values of a row buffer from row r on, in V's lanes (others: fill).
 template <class V>
 inline V load_values(const RowValues& rv, int64_t r, int64_t n, elem_t<V> fill) {

@@ -495,8 +495,9 @@ void logistic_obj_run(const LogisticObjTask& t, int64_t r0, int64_t r1) {
   using F = compute_t<T>;
   using V = vec_t<F>;
   constexpr int W = lanes_v<V>;
-  // Labels and weights are converted a slice at a time into F buffers (one
-  // switch per slice, vectorised loops) so the arithmetic loop reads one type.
+  // Labels and weights are read in place when they are contiguous F, else
+  // converted a slice at a time into F buffers (one switch per slice,
+  // vectorised loops), so the arithmetic loop reads one type.
   constexpr int64_t kSlice = 512;
   alignas(64) F y_buf[kSlice], w_buf[kSlice];
   const T* x = static_cast<const T*>(t.x);
@@ -510,12 +511,12 @@ void logistic_obj_run(const LogisticObjTask& t, int64_t r0, int64_t r1) {
   mask_t<V> bad{};  // a label outside [0, 1] or a bad weight in some lane
   for (int64_t s0 = r0; s0 < r1; s0 += kSlice) {
     const int64_t len = r1 - s0 < kSlice ? r1 - s0 : kSlice;
-    convert_values(t.y, s0, len, y_buf);
-    if (t.weight.data) convert_values(t.weight, s0, len, w_buf);
+    const F* y_s = values_as(t.y, s0, len, y_buf);
+    const F* w_s = t.weight.data ? values_as(t.weight, s0, len, w_buf) : nullptr;
     for_row_blocks<W>(0, len, [&](int64_t i, int n) {
       const int64_t r = s0 + i;
       const V xv = load_strided<T>(x + r * t.s_x, t.s_x, n);
-      const V yv = load_n<F>(y_buf + i, n, F(0));
+      const V yv = load_n<F>(y_s + i, n, F(0));
       bad |= !(yv >= V{} && yv <= F(1));
       V gv, hv;
       if constexpr (kFocal) {
@@ -536,8 +537,8 @@ void logistic_obj_run(const LogisticObjTask& t, int64_t r0, int64_t r1) {
         }
       }
       if (floored) hv = apply_floor(hv, floor);
-      if (t.weight.data) {
-        const V w = load_n<F>(w_buf + i, n, F(0));
+      if (w_s) {
+        const V w = load_n<F>(w_s + i, n, F(0));
         bad |= !(w >= V{} && w <= std::numeric_limits<F>::max());
         gv *= w;
         hv *= w;
