@@ -544,3 +544,20 @@ def test_properties_hold_for_arbitrary_margins():
         np.testing.assert_allclose(h, p * (1 - p), atol=1e-15)
 
     check()
+
+
+def test_objectives_is_a_lazy_attribute_of_logitloss():
+    """API.md: `logitloss.objectives` works after `import logitloss` alone, and
+    importing either never imports XGBoost or LightGBM."""
+    import subprocess
+    import sys
+
+    code = ("import sys, logitloss; f = logitloss.objectives.focal; "
+            "assert logitloss.objectives is sys.modules['logitloss.objectives']; "
+            "assert 'xgboost' not in sys.modules and 'lightgbm' not in sys.modules; "
+            "logitloss.no_such_name")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert "AttributeError: module 'logitloss' has no attribute 'no_such_name'" in proc.stderr
+    assert proc.stdout == ""
+
