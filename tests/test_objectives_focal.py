@@ -75,7 +75,7 @@ def torch_softmax_focal(z, t, alpha, gamma):
 
 @pytest.mark.parametrize("gamma", GAMMAS)
 @pytest.mark.parametrize("alpha", [-1.0, 0.25, 0.9])
-def test_binary_focal_matches_torch_double_backward(gamma, alpha):
+def test_binary_focal_matches_torch_double_backward(gamma, alpha, simd_level):
     # Beyond |z| ~ 36 float64 sigmoid(-s) rounds to 1 and autograd drops the
     # terms of a confidently wrong margin; the mpmath test covers those.
     z = np.concatenate([np.linspace(-30, 30, 241), [-1e-3, 0.0, 1e-3]])
@@ -110,7 +110,7 @@ def _mp_binary_loss(mpmath, label, gamma, a):
     return loss
 
 
-def test_binary_focal_is_exact_where_float64_autograd_is_not():
+def test_binary_focal_is_exact_where_float64_autograd_is_not(simd_level):
     """Confident margins, right and wrong: mpmath differentiates the loss
     numerically in 60 digits (|z| <= 50), and evaluates the Note's closed
     forms in 60 digits where numerical differentiation gives out (|z| = 300,
@@ -190,11 +190,13 @@ def test_binary_focal_float32_agrees_with_float64(dtype, n):
 # ----------------------------------------------------------- softmax focal
 
 
-SOFTMAX_SHAPES = [(64, 2), (64, 3), (200, 10), (40, 17), (16, 70)]
+# Short rows (transposes), one vector, long rows (lanes along the classes);
+# the 70-class case (70 backward passes per Hessian) with two gammas only.
+SOFTMAX_CASES = [(n, k, g) for n, k in [(64, 2), (64, 3), (200, 10), (40, 17)] for g in GAMMAS]
+SOFTMAX_CASES += [(16, 70, 0.5), (16, 70, 2.0)]
 
 
-@pytest.mark.parametrize(("n", "k"), SOFTMAX_SHAPES)
-@pytest.mark.parametrize("gamma", GAMMAS)
+@pytest.mark.parametrize(("n", "k", "gamma"), SOFTMAX_CASES)
 def test_softmax_focal_matches_torch_double_backward(n, k, gamma):
     z = rng.standard_normal((n, k)) * 4
     t = rng.integers(0, k, n)
@@ -208,7 +210,7 @@ def test_softmax_focal_matches_torch_double_backward(n, k, gamma):
 
 
 @pytest.mark.parametrize("gamma", [0.5, 2.0])
-def test_softmax_focal_confident_rows_against_mpmath(gamma):
+def test_softmax_focal_confident_rows_against_mpmath(gamma, simd_level):
     """Rows whose label (or another class) leads by 20-40: every derivative
     keeps its relative accuracy (mpmath differentiates in 50 digits)."""
     mpmath = pytest.importorskip("mpmath")
