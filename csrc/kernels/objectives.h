@@ -120,12 +120,12 @@ struct ObjRowInputs {
   double alpha;   // alpha_t (focal), else 1
 };
 
-template <class T>
 inline ObjRowInputs obj_row_inputs(const SoftmaxObjTask& t, int64_t r) {
   ObjRowInputs in;
   in.label = class_id(t.labels, r, t.x.classes, t.bad_label);
   in.weight = row_weight(t.weight, r, t.bad_weight);
-  in.alpha = t.focal.on && t.focal.class_alpha && in.label >= 0 ? t.focal.class_alpha[in.label] : 1.0;
+  const bool has_alpha = t.focal.on && t.focal.class_alpha && in.label >= 0;
+  in.alpha = has_alpha ? t.focal.class_alpha[in.label] : 1.0;
   return in;
 }
 
@@ -212,7 +212,7 @@ void softmax_obj_long_rows(const SoftmaxObjTask& t, const HessRule<compute_t<T>>
     const T* x = static_cast<const T*>(t.x.data) + row_offset(t.x, r);
     T* g = static_cast<T*>(t.grad.data) + row_offset(t.grad, r);
     T* h = static_cast<T*>(t.hess.data) + row_offset(t.hess, r);
-    const ObjRowInputs in = obj_row_inputs<T>(t, r);
+    const ObjRowInputs in = obj_row_inputs(t, r);
     RowStats st;
     // The exps of the statistics pass are kept in the gradient row (float and
     // double storage) and read back instead of recomputed.
@@ -260,7 +260,7 @@ void softmax_obj_row_blocks(const SoftmaxObjTask& t, const HessRule<compute_t<T>
     ObjRowInputs in{};
     for (int j = 0; j < W; ++j) {
       // Lanes past the block repeat its last row (and its statistics).
-      if (j < n) in = obj_row_inputs<T>(t, rb + j);
+      if (j < n) in = obj_row_inputs(t, rb + j);
       const F m = st.m[j];
       const F x_t = in.label >= 0 ? to_compute(xb.at(j, in.label)) : m;
       set_obj_lane(c, j, st.lane(j), in, label_exp(x_t, m), double(x_t), t, op);
@@ -334,7 +334,7 @@ inline void block_row_inputs(const SoftmaxObjTask& t, int64_t rb, M& label, V& w
   using F = elem_t<V>;
   constexpr int W = lanes_v<V>;
   const V lf = load_values<V>(t.labels, rb, W, F(0));
-  M ok = lf >= F(0) && lf < F(t.x.classes);  // NaN fails; classes <= kDenseMaxClasses
+  M ok = (lf >= F(0)) & (lf < F(t.x.classes));  // NaN fails; classes <= kDenseMaxClasses
   const V lc = ok ? lf : V{};
   label = __builtin_convertvector(lc, M);
   ok &= __builtin_convertvector(label, V) == lc;  // integer-valued
@@ -342,7 +342,7 @@ inline void block_row_inputs(const SoftmaxObjTask& t, int64_t rb, M& label, V& w
   w = splat<V>(F(1));
   if (t.weight.data) {
     w = load_values<V>(t.weight, rb, W, F(0));
-    const M w_ok = w >= F(0) && w <= std::numeric_limits<F>::max();
+    const M w_ok = (w >= F(0)) & (w <= std::numeric_limits<F>::max());
     w = w_ok ? w : V{};
     ok &= w_ok;
   }
@@ -517,7 +517,7 @@ void logistic_obj_run(const LogisticObjTask& t, int64_t r0, int64_t r1) {
       const int64_t r = s0 + i;
       const V xv = load_strided<T>(x + r * t.s_x, t.s_x, n);
       const V yv = load_n<F>(y_s + i, n, F(0));
-      bad |= !(yv >= V{} && yv <= F(1));
+      bad |= ~((yv >= V{}) & (yv <= F(1)));  // NaN fails both
       V gv, hv;
       if constexpr (kFocal) {
         binary_focal_derivs(xv, yv, op, gv, hv);
@@ -539,7 +539,7 @@ void logistic_obj_run(const LogisticObjTask& t, int64_t r0, int64_t r1) {
       if (floored) hv = apply_floor(hv, floor);
       if (w_s) {
         const V w = load_n<F>(w_s + i, n, F(0));
-        bad |= !(w >= V{} && w <= std::numeric_limits<F>::max());
+        bad |= ~((w >= V{}) & (w <= std::numeric_limits<F>::max()));
         gv *= w;
         hv *= w;
       }
