@@ -3,7 +3,9 @@ BCE-with-logits losses and their gradients for NumPy."""
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from types import ModuleType
 
 from .binary import (
     binary_cross_entropy_with_logits,
@@ -80,3 +82,13 @@ __all__ = [
 ]
 
 _configure_from_environment()
+
+# logitloss.objectives and logitloss.dask: imported on first attribute access
+# (PEP 562), so `import logitloss` never imports XGBoost, LightGBM or Dask.
+_LAZY_SUBMODULES = frozenset({"objectives", "dask"})
+
+
+def __getattr__(name: str) -> ModuleType:
+    if name in _LAZY_SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
