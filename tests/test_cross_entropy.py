@@ -369,18 +369,6 @@ def test_single_axis_layout_is_class_layout(shape):
         assert _single_axis_layout(shape, ax) == class_layout(shape, (ax,))
 
 
-def test_docstring_examples():
-    import doctest
-    import importlib
-
-    # (logitloss.cross_entropy is the function; the module is in sys.modules)
-    for name in ("logitloss.cross_entropy", "logitloss.losses"):
-        mod = importlib.import_module(name)
-        result = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
-        assert result.failed == 0, name
-        assert result.attempted > 0, name
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("shape", [(1, 1), (2, 3), (37, 10), (513, 40), (3000, 7)])

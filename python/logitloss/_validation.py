@@ -36,13 +36,19 @@ def is_kernel_float(dtype: np.dtype) -> bool:
     return known
 
 
+# NumPy < 1.24 turns a ragged sequence into an object array (which
+# compute_dtype rejects) after this warning: an exception where warnings are
+# errors, caught like NumPy >= 1.24's ValueError.
+_RAGGED_WARNING = getattr(np, "exceptions", np).VisibleDeprecationWarning
+
+
 def as_array(value: object, func: str, arg: str) -> np.ndarray:
     """np.asarray with a TypeError naming the argument for non-arrays."""
     if value is None:
         raise TypeError(f"{func}: {arg} must be an array, not None")
     try:
         return np.asarray(value)
-    except (TypeError, ValueError) as exc:  # ragged lists and the like
+    except (TypeError, ValueError, _RAGGED_WARNING) as exc:  # ragged lists and the like
         raise TypeError(f"{func}: {arg} is not a valid numeric array ({exc})") from None
 
 
