@@ -48,7 +48,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 
 import logitloss as _ll  # the public functions (the package is initialised first)
 
-from ._scalars import ieee_div
+from ._scalars import as_scalar, ieee_div
 from ._validation import as_array, compute_dtype, normalize_axes, normalize_axis, result_float
 
 __all__ = [
@@ -516,8 +516,7 @@ def _denominator_block(denominator: Callable[..., float], loss_ndim: int,
 
 def _finish_total(mean: bool, dtype: np.dtype, totals: np.ndarray) -> np.ndarray:
     value = ieee_div(totals[0], totals[1]) if mean else totals[0]
-    with np.errstate(over="ignore"):  # a float16 sum beyond 65504 is inf, as in memory
-        return dtype.type(value)  # a NumPy scalar, as the in-memory reduction returns
+    return as_scalar(dtype, value)  # as the in-memory reduction rounds (and warns)
 
 
 def _grad_none_block(fn: Callable[..., Any], n_inputs: int, kwargs: dict[str, Any],

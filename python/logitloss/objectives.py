@@ -78,7 +78,8 @@ def _sample_weight(sample_weight: Any, n: int, dtype: np.dtype, func: str) -> np
         raise ValueError(
             f"{func}: sample_weight has shape {w.shape}; expected ({n},), one per row"
         )
-    w = np.ascontiguousarray(w, dtype=dtype)
+    with np.errstate(over="ignore"):  # a weight beyond dtype's range is refused below
+        w = np.ascontiguousarray(w, dtype=dtype)
     if n and not (np.isfinite(w).all() and (w >= 0).all()):
         raise ValueError(f"{func}: sample_weight must be finite and non-negative")
     return w
@@ -208,7 +209,8 @@ def logistic(
         )
     if y.shape != (n,):
         raise ValueError(f"{func}: labels has shape {y.shape}; expected ({n},), one per margin")
-    y = as_float(y, func, "labels", x.dtype)
+    with np.errstate(over="ignore"):  # a label beyond x's range is refused below
+        y = as_float(y, func, "labels", x.dtype)
     if n and not ((y >= 0).all() and (y <= 1).all()):
         raise ValueError(f"{func}: labels must lie in [0, 1] (0/1 or soft labels)")
     w = _sample_weight(sample_weight, n, x.dtype, func)
