@@ -52,10 +52,10 @@ def as_array(value: object, func: str, arg: str) -> np.ndarray:
 
     ndarrays pass as they are. Other CPU arrays are read where they lie:
     PyTorch tensors (through a detached view when they require grad),
-    DLPack exporters (``__dlpack__``: JAX, CuPy on the host, ...), then
-    anything ``np.asarray`` takes (``__array__``, the buffer protocol,
-    nested sequences). The result may be a read-only view of the caller's
-    memory: it is only ever read.
+    DLPack exporters (``__dlpack__``: JAX arrays, ...), then anything
+    ``np.asarray`` takes (``__array__``, the buffer protocol, nested
+    sequences). The result may be a view of the caller's memory: it is only
+    ever read (views of other libraries' memory are made read-only).
     """
     if type(value) is np.ndarray:
         return value
