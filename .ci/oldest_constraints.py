@@ -1,7 +1,7 @@
-"""Prints pip constraints pinning NumPy and the test extras to the lowest
+"""Prints requirements pinning NumPy and the test extras to the lowest
 versions pyproject.toml declares (`>=X` becomes `==X`), for CI's
-oldest-dependencies run: the declared minimums are what gets tested, so
-they cannot drift from what is claimed."""
+oldest-dependencies run (.ci/oldest_deps.sh): the declared minimums are what
+gets tested, so they cannot drift from what is claimed."""
 
 from __future__ import annotations
 
