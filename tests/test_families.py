@@ -72,4 +72,5 @@ def test_linear_cross_entropy_trios_share_one_signature():
     for suffix in ("", "_grad", "_value_and_grad"):
         name = "linear_cross_entropy" + suffix
         assert parameters(getattr(ll, name)) == parameters(getattr(lld, name))
-        assert name in ll.__all__ and name in lld.__all__
+        assert name in ll.__all__
+        assert name in lld.__all__

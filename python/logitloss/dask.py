@@ -50,7 +50,7 @@ import logitloss as _ll  # the public functions (the package is initialised firs
 
 from ._family import LossFamily, make_function
 from ._options import check_ignore_index, check_reduction
-from ._scalars import ieee_div
+from ._scalars import as_scalar, ieee_div
 from ._validation import as_array, compute_dtype, normalize_axes, normalize_axis, result_float
 from .binary import BINARY_CROSS_ENTROPY_WITH_LOGITS, SIGMOID_FOCAL_LOSS
 from .cross_entropy import CROSS_ENTROPY, NLL_LOSS
@@ -522,8 +522,7 @@ def _denominator_block(denominator: Callable[..., float], loss_ndim: int,
 
 def _finish_total(mean: bool, dtype: np.dtype, totals: np.ndarray) -> np.ndarray:
     value = ieee_div(totals[0], totals[1]) if mean else totals[0]
-    with np.errstate(over="ignore"):  # a float16 sum beyond 65504 is inf, as in memory
-        return dtype.type(value)  # a NumPy scalar, as the in-memory reduction returns
+    return as_scalar(dtype, value)  # as the in-memory reduction rounds (and warns)
 
 
 def _grad_none_block(fn: Callable[..., Any], n_inputs: int, kwargs: dict[str, Any],
@@ -959,8 +958,7 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 def _finish_linear(dtype: np.dtype, total: np.ndarray,
                    den: np.ndarray | None = None) -> Any:
     value = ieee_div(float(total), float(den)) if den is not None else float(total)
-    with np.errstate(over="ignore"):
-        return dtype.type(value)
+    return as_scalar(dtype, value)  # as the in-memory reduction rounds (and warns)
 
 
 _LINEAR_DOCS = (
