@@ -273,8 +273,8 @@ def _reduce(op: _Linear, loss: np.ndarray) -> Any:
         full = np.zeros(math.prod(op.lead_shape))
         full[op.rows] = loss
     if op.reduction == "none":
-        with np.errstate(over="ignore"):  # a loss beyond the dtype's range is inf
-            return full.astype(op.dtype).reshape(op.lead_shape)
+        # Beyond the dtype's range: inf, warned as NumPy's cast (as cross_entropy).
+        return full.astype(op.dtype).reshape(op.lead_shape)
     total = float(_core.row_sum(full))
     if op.reduction == "mean":
         total = ieee_div(total, op.denominator)
