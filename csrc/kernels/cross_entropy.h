@@ -189,7 +189,7 @@ inline N exp_multiplier(const Sums<N>& s, const RowCoef<N>& rc) {
 template <class T>
 inline void fill_row(const MutView3& g, int64_t r, double v) {
   const MutRowPtr<T> out = row_ptr<T>(g, r);
-  const T y = from_compute<T>(compute_t<T>(v));
+  const T y = from_double<T>(v);
   for (int64_t k = 0; k < g.classes; ++k) out[k] = y;
 }
 
@@ -305,7 +305,7 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
       });
       if constexpr (M != Mode::prob)
         g[tg.index] =
-            from_compute<T>(F(target_grad(s, rc, x_t, tg.weight, exp_diff_scalar(x_t, s.m))));
+            from_double<T>(target_grad(s, rc, x_t, tg.weight, exp_diff_scalar(x_t, s.m)));
     }
   }
 }
@@ -484,7 +484,7 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
         else if (special[j])
           fill_row<T>(t.grad, r, kNaN<double>);
         else if (M != Mode::prob)
-          gb.at(j, tg[j].index) = from_compute<T>(F(grad_t_d[j]));
+          gb.at(j, tg[j].index) = from_double<T>(grad_t_d[j]);
       }
     }
   });
@@ -536,7 +536,7 @@ void nll_rows(const CeTask& t, int64_t r0, int64_t r1) noexcept {
     if (t.loss) t.loss[r] = -(tg.weight * double(to_compute(row_ptr<T>(t.x, r)[tg.index])));
     if (t.grad.data)
       row_ptr<T>(t.grad, r)[tg.index] =
-          from_compute<T>(compute_t<T>(-(tg.weight * ce::row_scale(t, r))));
+          from_double<T>(-(tg.weight * ce::row_scale(t, r)));
   }
 }
 

@@ -13,10 +13,10 @@ namespace LL_ISA {
 template <class T>
 inline void write_lse(const LseTask& t, int64_t r, double value, double sign) {
   if (t.sign)
-    static_cast<T*>(t.sign)[r] = from_compute<T>(compute_t<T>(sign));
+    static_cast<T*>(t.sign)[r] = from_double<T>(sign);
   else if (sign < 0)
     value = kNaN<double>;  // log of a negative sum
-  static_cast<T*>(t.lse)[r] = from_compute<T>(compute_t<T>(value));
+  static_cast<T*>(t.lse)[r] = from_double<T>(value);
 }
 
 template <class T, bool kHasB>
@@ -103,7 +103,7 @@ inline void softmax_special(const SoftmaxTask& t, int64_t r) {
   for (int64_t k = 0; k < t.x.classes; ++k) {
     const bool is_inf = to_compute(x[k]) == kInf<compute_t<T>>;
     const double v = inf_row && !is_inf ? -kInf<double> : kNaN<double>;
-    out[k] = from_compute<T>(compute_t<T>(v));
+    out[k] = from_double<T>(v);
   }
 }
 
@@ -178,7 +178,7 @@ inline void lse_grad_special(const View3& xv, const View3& bv, const MutView3& o
     double v = 0.0;
     if (s.nan) v = kNaN<double>;
     else if (s.m == kInf<double> && to_compute(x[k]) == kInf<compute_t<T>>) v = kNaN<double>;
-    out[k] = from_compute<T>(compute_t<T>(v));
+    out[k] = from_double<T>(v);
   }
 }
 
@@ -253,7 +253,7 @@ inline void softmax_grad_special(const SoftmaxGradTask& t, int64_t r) {
   const MutRowPtr<T> out = row_ptr<T>(t.out, r);
   const SpecialRow s = scan_special<T, false>(x, x, t.x.classes);
   const double v = !s.nan && s.m == -kInf<double> ? 0.0 : kNaN<double>;
-  for (int64_t k = 0; k < t.x.classes; ++k) out[k] = from_compute<T>(compute_t<T>(v));
+  for (int64_t k = 0; k < t.x.classes; ++k) out[k] = from_double<T>(v);
 }
 
 // Contiguous rows; kLog at compile time keeps both sweeps free of branches.
