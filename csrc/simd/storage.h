@@ -153,12 +153,24 @@ inline T from_double(double d) {
 typedef uint16_t vu16 __attribute__((vector_size(kVecBytes / 2)));
 typedef uint32_t vu32 __attribute__((vector_size(kVecBytes)));
 
+// 16-bit lanes zero-extended to 32 bits (GCC splits the generic conversion
+// into halves at 64 bytes: five instructions for one).
+inline vu32 widen_lanes(vu16 b) {
+#if defined(__AVX512F__) && LL_VEC_BYTES == 64
+  return (vu32)_mm512_cvtepu16_epi32((__m256i)b);
+#elif defined(__AVX2__) && LL_VEC_BYTES == 32
+  return (vu32)_mm256_cvtepu16_epi32((__m128i)b);
+#else
+  return __builtin_convertvector(b, vu32);
+#endif
+}
+
 namespace detail {
 
 // Integer-SIMD conversions: the baseline's, and the reference the
 // instruction-set forms below must equal bit for bit.
 inline vf half_to_float_int(vu16 h) {
-  const vu32 w = __builtin_convertvector(h, vu32);
+  const vu32 w = widen_lanes(h);
   const vu32 em = w & 0x7fffu;
   const vu32 exp = em & 0x7c00u;
   vu32 o = (em << 13) + (112u << 23);
@@ -234,7 +246,7 @@ inline vu16 float_to_half(vf f) {
 #endif
 }
 
-inline vf bf16_to_float(vu16 b) { return (vf)(__builtin_convertvector(b, vu32) << 16); }
+inline vf bf16_to_float(vu16 b) { return (vf)(widen_lanes(b) << 16); }
 inline vu16 float_to_bf16(vf f) { return detail::narrow_lanes(detail::float_to_bf16_int(f)); }
 
 template <class T>
