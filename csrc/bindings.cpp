@@ -474,17 +474,25 @@ py::array vector_math(const std::string& name, const py::array& x) {
     t.op = VecMathOp::exp_nonpos;
   else if (name == "log1p_unit")  // domain [0, 1]
     t.op = VecMathOp::log1p_unit;
+  else if (name == "exp_diff")  // x = (a, m), a <= m: exp(a - m)
+    t.op = VecMathOp::exp_diff;
+  else if (name == "exp_below")  // the same by ExpBelow; |m| < 2^24 (float), 2^52 (double)
+    t.op = VecMathOp::exp_below;
   else
     throw py::value_error("logitloss._core: unknown vector math function " + name);
-  if (!(x.flags() & py::array::c_style) || x.ndim() != 1)
-    throw py::value_error("logitloss._core: x must be a contiguous 1-D array");
+  const bool pairs = t.op == VecMathOp::exp_diff || t.op == VecMathOp::exp_below;
+  if (!(x.flags() & py::array::c_style) || x.ndim() != (pairs ? 2 : 1) ||
+      (pairs && x.shape(0) != 2))
+    throw py::value_error(pairs ? "logitloss._core: x must be a contiguous (2, n) array"
+                                : "logitloss._core: x must be a contiguous 1-D array");
   t.dtype = dtype_of(x);
   if (t.dtype != DType::f32 && t.dtype != DType::f64)
     throw py::type_error("logitloss._core: vector math takes float32 or float64");
-  py::array out(x.dtype(), std::vector<py::ssize_t>{x.shape(0)});
+  const py::ssize_t n = x.shape(x.ndim() - 1);
+  py::array out(x.dtype(), std::vector<py::ssize_t>{n});
   t.x = x.data();
   t.out = out.mutable_data();
-  t.n = x.shape(0);
+  t.n = n;
   {
     // Releasing the GIL is safe: plain buffers only, kept alive by x / out.
     py::gil_scoped_release release;

@@ -107,6 +107,8 @@ enum class VecMathOp : int32_t {
   log = 0, log1p = 1, exp = 2, exp_nonpos = 3, log1p_unit = 4,
   widen16 = 5,   // 16-bit storage (dtype) -> float32
   narrow16 = 6,  // float32 (or float64 with StorageAccess::from_double) -> 16-bit dtype
+  exp_diff = 7,  // exp(a - m): x holds a[0..n) then m[0..n)
+  exp_below = 8,  // the same by ExpBelow (|m| < 2^24 resp. 2^52)
 };
 
 // Which path of the load/store layer the storage ops take.

@@ -130,7 +130,9 @@ inline V vector_math_op(VecMathOp op, V v) {
       return log1p_unit(v, u, F(1) / u);
     }
     case VecMathOp::widen16:
-    case VecMathOp::narrow16: break;  // storage_test_range's
+    case VecMathOp::narrow16:
+    case VecMathOp::exp_diff:
+    case VecMathOp::exp_below: break;  // storage_test_range's, vector_math_range's
   }
   return v;
 }
@@ -141,9 +143,13 @@ void vector_math_range(const VecMathTask& t, int64_t i0, int64_t i1) noexcept {
   using V = vec_t<F>;
   const F* x = static_cast<const F*>(t.x);
   F* out = static_cast<F*>(t.out);
+  const bool two_args = t.op == VecMathOp::exp_diff || t.op == VecMathOp::exp_below;
   for_chunks<lanes_v<V>>(i1 - i0, [&](int64_t k, int64_t n) {
     const V v = load_n<F>(x + i0 + k, n, F(1));
-    store_n<F>(out + i0 + k, vector_math_op(t.op, v), n);
+    if (!two_args) return store_n<F>(out + i0 + k, vector_math_op(t.op, v), n);
+    const V m = load_n<F>(x + t.n + i0 + k, n, F(1));
+    const V e = t.op == VecMathOp::exp_diff ? exp_diff(v, m) : ExpBelow<V>(m)(v);
+    store_n<F>(out + i0 + k, e, n);
   });
 }
 

@@ -201,7 +201,7 @@ inline void fill_row(const MutView3& g, int64_t r, double v) {
 // with kKeep.
 template <class T, Mode M, bool kKeep>
 inline void coef_pass(const CeTask& t, const T* x, const T* q, int64_t C, compute_t<T> m,
-                      const T* next_row, T* keep, Sums<>& s) {
+                      const T* next_row, compute_t<T>* keep, Sums<>& s) {
   using F = compute_t<T>;
   using V = vec_t<F>;
   using A = acc_t<V>;
@@ -219,7 +219,7 @@ inline void coef_pass(const CeTask& t, const T* x, const T* q, int64_t C, comput
     const auto tie = xv == mvec;
     ties += widen(tie ? splat<V>(F(1)) : V{});
     rest.add(widen(tie ? V{} : e));
-    if constexpr (kKeep) store_n<T>(keep + k, e, n);
+    if constexpr (kKeep) store_n<F>(keep + k, e, n);
     A coef = load_weights<A>(t.weight, k, n);
     if constexpr (M == Mode::prob)
       coef = acc_mul(coef, widen(load_n<T>(q + k, n, F(0)) * F(1 - eps) + uniform));
@@ -241,9 +241,9 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
   using V = vec_t<F>;
   using A = acc_t<V>;
   constexpr int W = lanes_v<V>;
-  // float/double: keep exp(x - m) in the gradient row between the passes;
-  // 16-bit storage would round it, so recompute instead.
-  constexpr bool kKeepExp = kGrad && kKeepsExps<T>;
+  // Keep exp(x - m) between the passes (Note [Kept exps]): in the gradient
+  // row for float/double, else a scratch row (16-bit, up to kExpScratch
+  // classes; longer rows recompute).
   const int64_t C = t.x.classes;
   const double eps = t.smoothing;
   const F uniform = F(eps / double(C));
@@ -274,10 +274,19 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
     }
     const T* next = next_row<T>(t.x, r, r1);
     Sums<> s{double(m), 0.0, 0.0, 0.0, 0.0};
-    if constexpr (M == Mode::index)
-      exp_pass<T, kKeepExp>(x, C, m, next, g, s.ties, s.rest);
+    F* kept = nullptr;
+    if constexpr (kGrad) kept = keep_target(g, C);
+    const auto sums = [&](auto keep) {
+      constexpr bool kKeep = decltype(keep)::value;
+      if constexpr (M == Mode::index)
+        exp_pass<T, kKeep>(x, C, m, next, kept, s.ties, s.rest);
+      else
+        coef_pass<T, M, kKeep>(t, x, q, C, m, next, kept, s);
+    };
+    if (kGrad && kept)
+      sums(std::integral_constant<bool, kGrad>{});
     else
-      coef_pass<T, M, kKeepExp>(t, x, q, C, m, next, g, s);
+      sums(std::false_type{});
     s.log_total_scalar();
     const RowCoef<> rc{(1 - eps) * tg.weight, eps / double(C), kGrad ? row_scale(t, r) : 0.0};
     const double x_t = M == Mode::prob ? 0.0 : double(to_compute(x[tg.index]));
@@ -286,22 +295,20 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
       const V mul = splat<V>(F(exp_multiplier<M>(s, rc)));
       const F share = F(rc.b);  // index_smooth: k_c = b w_c
       const V scale = splat<V>(F(rc.scale));
-      for_chunks<W>(C, [&](int64_t k, int64_t n) {
-        V e;
-        if constexpr (kKeepExp)
-          e = load_n<T>(g + k, n, F(0));
-        else
-          e = exp_diff(load_n<T>(x + k, n, -kInf<F>), splat<V>(m));
-        V y = e * mul;
-        if constexpr (M != Mode::index) {
-          V coef = narrow<V>(load_weights<A>(t.weight, k, n));
-          if constexpr (M == Mode::prob)
-            coef *= load_n<T>(q + k, n, F(0)) * F(1 - eps) + uniform;
-          else
-            coef *= share;
-          y = (y - coef) * scale;
-        }
-        store_n<T>(g + k, y, n);
+      with_row_exp<!kKeepsExps<T>>(splat<V>(m), [&](const auto& ex) {
+        for_chunks<W>(C, [&](int64_t k, int64_t n) {
+          const V e = kept ? load_n<F>(kept + k, n, F(0)) : ex(load_n<T>(x + k, n, -kInf<F>));
+          V y = e * mul;
+          if constexpr (M != Mode::index) {
+            V coef = narrow<V>(load_weights<A>(t.weight, k, n));
+            if constexpr (M == Mode::prob)
+              coef *= load_n<T>(q + k, n, F(0)) * F(1 - eps) + uniform;
+            else
+              coef *= share;
+            y = (y - coef) * scale;
+          }
+          store_n<T>(g + k, y, n);
+        });
       });
       if constexpr (M != Mode::prob)
         g[tg.index] =
