@@ -59,11 +59,15 @@ struct AccF {
   AccF operator-(double d) const { return {lo - d, hi - d}; }
   friend AccF operator/(double a, const AccF& b) { return {a / b.lo, a / b.hi}; }
   double operator[](int j) const { return j < half ? lo[j] : hi[j - half]; }
+  // (Through an array: GCC 12 for aarch64 takes the lane store into a
+  // value-initialised AccF for a read of uninitialised memory and warns.)
   void set(int j, double v) {
-    if (j < half)
-      lo[j] = v;
-    else
-      hi[j - half] = v;
+    double lanes[2 * half];
+    std::memcpy(lanes, &lo, sizeof lo);
+    std::memcpy(lanes + half, &hi, sizeof hi);
+    lanes[j] = v;
+    std::memcpy(&lo, lanes, sizeof lo);
+    std::memcpy(&hi, lanes + half, sizeof hi);
   }
 };
 
