@@ -279,7 +279,7 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
     const auto sums = [&](auto keep) {
       constexpr bool kKeep = decltype(keep)::value;
       if constexpr (M == Mode::index)
-        exp_pass<T, kKeep>(x, C, m, next, kept, s.ties, s.rest);
+        exp_pass<T, kKeep>(x, C, m, next, kept, s.ties, s.rest, g);
       else
         coef_pass<T, M, kKeep>(t, x, q, C, m, next, kept, s);
     };

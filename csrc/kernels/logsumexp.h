@@ -120,7 +120,7 @@ void softmax_rows(const SoftmaxTask& t, int64_t r0, int64_t r1) noexcept {
       T* out = static_cast<T*>(t.out.data) + row_offset(t.out, r);
       RowStats st;
       F* kept = t.log ? nullptr : keep_target(out, C);
-      if (!contig_stats<T, false>(x, nullptr, C, st, next_row<T>(t.x, r, r1), kept)) {
+      if (!contig_stats<T, false>(x, nullptr, C, st, next_row<T>(t.x, r, r1), kept, out)) {
         softmax_special<T>(t, r);
         continue;
       }
@@ -202,7 +202,7 @@ void lse_grad_rows(const LseGradTask& t, int64_t r0, int64_t r1) noexcept {
       T* out = static_cast<T*>(t.out.data) + row_offset(t.out, r);
       F* const kept = kHasB ? nullptr : keep_target(out, C);  // weighted exps are not kept
       RowStats st;
-      if (!contig_stats<T, kHasB>(x, b, C, st, next_row<T>(t.x, r, r1), kept)) {
+      if (!contig_stats<T, kHasB>(x, b, C, st, next_row<T>(t.x, r, r1), kept, out)) {
         lse_grad_special<T, kHasB>(t.x, t.b, t.out, r);
         continue;
       }
@@ -274,7 +274,7 @@ void softmax_grad_contig(const SoftmaxGradTask& t, int64_t r0, int64_t r1) {
     T* out = static_cast<T*>(t.out.data) + row_offset(t.out, r);
     RowStats st;
     F* const kept = keep_target(out, C);
-    if (!contig_stats<T, false>(x, nullptr, C, st, next_row<T>(t.x, r, r1), kept)) {
+    if (!contig_stats<T, false>(x, nullptr, C, st, next_row<T>(t.x, r, r1), kept, out)) {
       softmax_grad_special<T>(t, r);
       continue;
     }

@@ -118,7 +118,7 @@ constexpr bool kCompensatedSums = std::is_same<compute_t<T>, double>::value;
 // benchmarks/micro/exp_loop.cpp) are in docs/benchmark.md.
 template <class T, bool kKeep, class Exp>
 inline void exp_sweep(const T* x, int64_t C, const Exp& ex, const T* next_row,
-                      compute_t<T>* keep, double& ties, double& rest) {
+                      compute_t<T>* keep, double& ties, double& rest, T* out_row) {
   using F = compute_t<T>;
   using V = vec_t<F>;
   constexpr bool kPairs = std::is_same<F, float>::value;
@@ -150,6 +150,9 @@ inline void exp_sweep(const T* x, int64_t C, const Exp& ex, const T* next_row,
       if (next_row)
         for (int64_t line = 0; line < kStepBytes; line += 64)
           __builtin_prefetch(reinterpret_cast<const char*>(next_row + k) + line, 0, 3);
+      if (kIs16Bit<T> && out_row)  // see exp_pass
+        for (int64_t line = 0; line < kStepBytes; line += 64)
+          __builtin_prefetch(reinterpret_cast<const char*>(out_row + k) + line, 1, 3);
       const V a = load<T>(x + k), b = load<T>(x + k + W);
       const M tie_a = a == mv, tie_b = b == mv;
       const V ea = ex(a), eb = ex(b);
@@ -183,13 +186,18 @@ inline void exp_sweep(const T* x, int64_t C, const Exp& ex, const T* next_row,
 // The exp pass of an unweighted contiguous row with finite max m: `ties`
 // counts the entries equal to m, `rest` sums exp(x - m) over the others, and
 // with kKeep every exp(x - m) is also stored to `keep` (see keep_target).
+// `out_row`, if given, is the row the caller writes next: a 16-bit row is
+// prefetched for writing, so that the second pass does not wait for its
+// lines (measured: float16 cross-entropy's gradient pass took 2.3x
+// float32's on rows from DRAM, 1.3x on rows in cache); float rows, whose
+// exps are kept in that row, have it in cache already.
 // The hot loop of the large-row kernels; see Note [Exp sweep cost].
 template <class T, bool kKeep>
 inline void exp_pass(const T* x, int64_t C, compute_t<T> m, const T* next_row,
-                     compute_t<T>* keep, double& ties, double& rest) {
+                     compute_t<T>* keep, double& ties, double& rest, T* out_row = nullptr) {
   using V = vec_t<compute_t<T>>;
   with_row_exp(splat<V>(m), [&](const auto& ex) {
-    exp_sweep<T, kKeep>(x, C, ex, next_row, keep, ties, rest);
+    exp_sweep<T, kKeep>(x, C, ex, next_row, keep, ties, rest, out_row);
   });
 }
 
@@ -221,10 +229,11 @@ inline compute_t<T>* keep_target(T* out, int64_t C) {
 // leaving `st` untouched, when the row max is not finite. `next_row`, if
 // given, is prefetched during the exp pass; `keep`, if given (unweighted
 // rows; keep_target), receives every exp(x - m) so that a second pass need
-// not recompute them.
+// not recompute them; `out_row` is exp_pass's.
 template <class T, bool kHasB>
 inline bool contig_stats(const T* x, const T* b, int64_t C, RowStats& st,
-                         const T* next_row = nullptr, compute_t<T>* keep = nullptr) {
+                         const T* next_row = nullptr, compute_t<T>* keep = nullptr,
+                         T* out_row = nullptr) {
   using F = compute_t<T>;
   using V = vec_t<F>;
   using A = acc_t<V>;
@@ -240,9 +249,9 @@ inline bool contig_stats(const T* x, const T* b, int64_t C, RowStats& st,
   if constexpr (!kHasB) {
     st.m = double(m);
     if (keep)
-      exp_pass<T, true>(x, C, m, next_row, keep, st.ties, st.rest);
+      exp_pass<T, true>(x, C, m, next_row, keep, st.ties, st.rest, out_row);
     else
-      exp_pass<T, false>(x, C, m, next_row, nullptr, st.ties, st.rest);
+      exp_pass<T, false>(x, C, m, next_row, nullptr, st.ties, st.rest, out_row);
     return true;
   }
   const V mvec = splat<V>(m);
