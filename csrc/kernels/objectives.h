@@ -31,14 +31,6 @@
 namespace logitloss {
 namespace LL_ISA {
 
-// Lane j holds j: compared with k - (chunk start) to find the label's lane.
-template <class M>
-inline M lane_iota() {
-  M m;
-  for (int j = 0; j < int(sizeof(M) / sizeof(m[0])); ++j) m[j] = j;
-  return m;
-}
-
 // Scale and floor of the Hessian convention: hess = max(factor * p * q * w, floor).
 template <class F>
 struct HessRule {
@@ -108,7 +100,7 @@ void softmax_obj_rows(const SoftmaxObjTask& t, int64_t r0, int64_t r1) noexcept 
   // across rows against 14 ms along them.
   const bool along_classes = C % W == 0 || C >= 4 * W;
   if (along_classes && t.x.s_class == 1 && t.grad.s_class == 1 && t.hess.s_class == 1) {
-    const M iota = lane_iota<M>();
+    const M iota = lane_index<V>();  // compared with label - (chunk start)
     for (int64_t r = r0; r < r1; ++r) {
       const T* x = static_cast<const T*>(t.x.data) + row_offset(t.x, r);
       T* g = static_cast<T*>(t.grad.data) + row_offset(t.grad, r);
