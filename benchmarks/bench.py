@@ -8,6 +8,12 @@ the memory bus allows on this machine.
     python benchmarks/bench.py                 # full table + docs/benchmark.png
     python benchmarks/bench.py --quick         # small shapes, a smoke run (CI)
     python benchmarks/bench.py --json out.json # raw numbers too
+    python benchmarks/bench.py --simd all      # every SIMD level the CPU runs
+    python benchmarks/bench.py --simd avx2     # one level (default: the best)
+
+16-bit rows time float16 / bfloat16 (ml_dtypes) inputs; their 'limit' is
+the same call on float32, so 'logitloss / limit' is the 16-bit time over
+the float32 time.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Callable
 import numpy as np
 
 import logitloss as ll
+from logitloss import _core
 
 Fn = Callable[[], object]
 
@@ -183,6 +190,59 @@ def bce_workload(n, rng) -> dict[str, Fn]:
     return fns
 
 
+def small_workload(func: str, shape, rng) -> dict[str, Fn]:
+    """softmax, log_softmax or logsumexp over the last axis of a small
+    array: per-call and per-row costs, against NumPy/SciPy and PyTorch."""
+    x = rng.standard_normal(shape, dtype=np.float32)
+    ours = getattr(ll, func)
+    fns: dict[str, Fn] = {
+        "limit": lambda: x.sum(),
+        "logitloss": lambda: ours(x, axis=1),
+    }
+    if func == "logsumexp":
+        fns["numpy"] = lambda: np_logsumexp(x)
+    if scipy_special is not None:
+        ref = getattr(scipy_special, func)
+        fns["scipy"] = lambda: ref(x, axis=1)
+    if torch is not None:
+        tx = torch.from_numpy(x)
+        tf = getattr(torch, func)
+        fns["torch"] = lambda: tf(tx, 1)
+    if jax is not None:
+        jx = jnp.asarray(x)
+        jf = jax.nn.logsumexp if func == "logsumexp" else getattr(jax.nn, func)
+        f = jax.jit(lambda a: jf(a, axis=1))
+        fns["jax.jit"] = lambda: jax.block_until_ready(f(jx))
+    return fns
+
+
+def dtype16(name: str):
+    if name == "float16":
+        return np.float16
+    try:
+        import ml_dtypes
+    except ImportError:
+        return None
+    return ml_dtypes.bfloat16
+
+
+def half_workload(func: str, dtype_name: str, shape, rng) -> dict[str, Fn]:
+    """A 16-bit input against the same call on float32 (the 'limit')."""
+    dtype = dtype16(dtype_name)
+    if dtype is None:
+        return {}
+    x32 = rng.standard_normal(shape, dtype=np.float32)
+    x16 = x32.astype(dtype)
+    t = rng.integers(0, shape[-1], shape[0])
+    calls: dict[str, Callable[[np.ndarray], object]] = {
+        "ce": lambda x: ll.cross_entropy_value_and_grad(x, t),
+        "logsumexp": lambda x: ll.logsumexp(x, axis=1),
+        "softmax": lambda x: ll.softmax(x, axis=1),
+    }
+    call = calls[func]
+    return {"limit": lambda: call(x32), "logitloss": lambda: call(x16)}
+
+
 def tiny_workload(rng) -> dict[str, Fn]:
     x = rng.standard_normal((2, 3), dtype=np.float32)
     t = np.array([0, 2])
@@ -204,8 +264,22 @@ def workloads(quick: bool) -> list[tuple]:
         ("CE fwd+bwd (8,512,8192) axis=-1",
          lambda r: ce_workload((8 // min(s, 8), 512, 8192 // s), r), "copyto"),
         ("BCE fwd+bwd 16.8M", lambda r: bce_workload((1 << 24) // s, r), "copyto"),
+        ("softmax 256x1000", lambda r: small_workload("softmax", (256, 1000), r), "x.sum"),
+        ("log_softmax 256x1000", lambda r: small_workload("log_softmax", (256, 1000), r),
+         "x.sum"),
+        ("logsumexp 256x1000", lambda r: small_workload("logsumexp", (256, 1000), r), "x.sum"),
+        ("logsumexp 65536x10", lambda r: small_workload("logsumexp", (65536 // s, 10), r),
+         "x.sum"),
+        *[(f"{dt} {label} 2048x32000", half_maker(func, dt, (2048 // s, 32000 // s)), "float32")
+          for dt in ("float16", "bfloat16")
+          for func, label in (("ce", "CE fwd+bwd"), ("logsumexp", "logsumexp"),
+                              ("softmax", "softmax"))],
         ("CE fwd 2x3 (call latency)", tiny_workload, None),
     ]
+
+
+def half_maker(func: str, dtype_name: str, shape):
+    return lambda r: half_workload(func, dtype_name, shape, r)
 
 
 # ------------------------------------------------------------ reporting
@@ -230,17 +304,36 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores; " + ", ".join(versions)
 
 
-def run(quick: bool, repeat: int) -> dict[str, dict[str, dict[str, float]]]:
-    rng = np.random.default_rng(0)
+def simd_levels(choice: str) -> list[str]:
+    """The levels to run: '' (the one in use), 'all', or a comma list."""
+    supported = list(_core.simd_levels_supported())
+    if not choice:
+        return [_core.simd_level()]
+    levels = supported if choice == "all" else choice.split(",")
+    for level in levels:
+        if level not in supported:
+            raise SystemExit(f"--simd: {level!r} is not supported here (supported: {supported})")
+    return levels
+
+
+def run(quick: bool, repeat: int, levels: list[str]) -> dict[str, dict[str, dict[str, float]]]:
     results: dict[str, dict[str, dict[str, float]]] = {}
     all_threads = ll.runtime._default_threads()
-    for name, make, _ in workloads(quick):
-        fns = make(rng)
-        results[name] = {}
-        for threads in sorted({1, all_threads}):
-            set_threads(threads)
-            results[name][str(threads)] = {k: median_ms(f, repeat) for k, f in fns.items()}
-        del fns
+    before = _core.simd_level()
+    for level in levels:
+        _core.set_simd_level(level)
+        rng = np.random.default_rng(0)
+        for name, make, _ in workloads(quick):
+            fns = make(rng)
+            if not fns:
+                continue  # an optional dtype (bfloat16) missing
+            key = name if len(levels) == 1 else f"{name} [{level}]"
+            results[key] = {}
+            for threads in sorted({1, all_threads}):
+                set_threads(threads)
+                results[key][str(threads)] = {k: median_ms(f, repeat) for k, f in fns.items()}
+            del fns
+    _core.set_simd_level(before)
     set_threads(all_threads)
     return results
 
@@ -258,7 +351,8 @@ def table(results, quick: bool) -> str:
     for name, per_threads in results.items():
         for threads, times in per_threads.items():
             cells = [f"{times[c]:.3f} ms" if c in times else "–" for c in contenders]
-            lim = f"{times['limit']:.2f} ms ({limits[name]})" if "limit" in times else "–"
+            limit_name = limits[name.split(" [")[0]]
+            lim = f"{times['limit']:.2f} ms ({limit_name})" if "limit" in times else "–"
             ratio = f"{times['logitloss'] / times['limit']:.2f}x" if "limit" in times else "–"
             vs_torch = f"{times['torch'] / times['logitloss']:.1f}x" if "torch" in times else "–"
             vs_jax = f"{times['jax.jit'] / times['logitloss']:.1f}x" if "jax.jit" in times else "–"
@@ -279,8 +373,9 @@ def chart(results, path: str) -> str | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return None
-    names = list(results)
     contenders = ["logitloss", "numpy", "scipy", "torch", "jax.jit"]
+    # float32 rows with other contenders (not the 16-bit rows, timed alone).
+    names = [n for n in results if any(c in results[n]["1"] for c in contenders[1:])]
     fig, ax = plt.subplots(figsize=(11, 5))
     width = 0.16
     for i, c in enumerate(contenders):
@@ -309,9 +404,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=None, help="calls per median")
     parser.add_argument("--out", default="docs/benchmark.png", help="chart path ('' for none)")
     parser.add_argument("--json", default="", help="also write raw numbers here")
+    parser.add_argument("--simd", default="",
+                        help="SIMD level(s): 'all', or e.g. 'avx2' or 'avx2,avx512' "
+                             "(default: the level in use)")
     args = parser.parse_args()
     repeat = args.repeat or (3 if args.quick else 7)
-    results = run(args.quick, repeat)
+    results = run(args.quick, repeat, simd_levels(args.simd))
     print(table(results, args.quick))
     if args.out and not args.quick:
         written = chart(results, args.out)

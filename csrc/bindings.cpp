@@ -418,8 +418,58 @@ py::tuple buffer_cache_info() {
 
 int64_t binary_loss_blocks(int64_t size) { return (size + kBinaryLossBlock - 1) / kBinaryLossBlock; }
 
+// Test-only: the load/store layer's 16-bit conversions. `name` is
+// "widen16" (float16/bfloat16 x -> float32) or "to_float16" / "to_bfloat16"
+// (float32 x, or float64 x with ":double", -> the 16-bit patterns as uint16),
+// optionally with ":gather", ":runs" or ":scalar" for the load/store layer's
+// other paths (see StorageAccess).
+py::array storage16(const std::string& name, const py::array& x) {
+  VecMathTask t{};
+  const auto colon = name.find(':');
+  const std::string op = name.substr(0, colon);
+  const std::string access = colon == std::string::npos ? "" : name.substr(colon + 1);
+  if (access == "gather")
+    t.access = StorageAccess::gather;
+  else if (access == "runs")
+    t.access = StorageAccess::runs;
+  else if (access == "scalar")
+    t.access = StorageAccess::scalar;
+  else if (access == "double")
+    t.access = StorageAccess::from_double;
+  else if (!access.empty())
+    throw py::value_error("logitloss._core: unknown storage access " + access);
+  const DType in = dtype_of(x);
+  if (op == "widen16") {
+    t.op = VecMathOp::widen16;
+    t.dtype = in;
+    if ((in != DType::f16 && in != DType::bf16) || t.access == StorageAccess::from_double)
+      throw py::type_error("logitloss._core: widen16 takes float16 or bfloat16");
+  } else if (op == "to_float16" || op == "to_bfloat16") {
+    t.op = VecMathOp::narrow16;
+    t.dtype = op == "to_float16" ? DType::f16 : DType::bf16;
+    if (in != (t.access == StorageAccess::from_double ? DType::f64 : DType::f32))
+      throw py::type_error("logitloss._core: " + name + " takes float32 (float64 with :double)");
+  } else {
+    throw py::value_error("logitloss._core: unknown storage op " + op);
+  }
+  if (!(x.flags() & py::array::c_style) || x.ndim() != 1)
+    throw py::value_error("logitloss._core: x must be a contiguous 1-D array");
+  py::array out(t.op == VecMathOp::widen16 ? py::dtype::of<float>() : py::dtype::of<uint16_t>(),
+                std::vector<py::ssize_t>{x.shape(0)});
+  t.x = x.data();
+  t.out = out.mutable_data();
+  t.n = x.shape(0);
+  {
+    // Releasing the GIL is safe: plain buffers only, kept alive by x / out.
+    py::gil_scoped_release release;
+    kernels().vector_math(t, 0, t.n);
+  }
+  return out;
+}
+
 // Test-only: op(x) elementwise with the active ISA's vector math.
 py::array vector_math(const std::string& name, const py::array& x) {
+  if (name.rfind("widen16", 0) == 0 || name.rfind("to_", 0) == 0) return storage16(name, x);
   VecMathTask t{};
   if (name == "log")
     t.op = VecMathOp::log;
@@ -435,19 +485,27 @@ py::array vector_math(const std::string& name, const py::array& x) {
     t.op = VecMathOp::tanh;
   else if (name == "sech2")  // double only: 1 - tanh^2
     t.op = VecMathOp::sech2;
+  else if (name == "exp_diff")  // x = (a, m), a <= m: exp(a - m)
+    t.op = VecMathOp::exp_diff;
+  else if (name == "exp_below")  // the same by ExpBelow; |m| < 2^24 (float), 2^52 (double)
+    t.op = VecMathOp::exp_below;
   else
     throw py::value_error("logitloss._core: unknown vector math function " + name);
-  if (!(x.flags() & py::array::c_style) || x.ndim() != 1)
-    throw py::value_error("logitloss._core: x must be a contiguous 1-D array");
+  const bool pairs = t.op == VecMathOp::exp_diff || t.op == VecMathOp::exp_below;
+  if (!(x.flags() & py::array::c_style) || x.ndim() != (pairs ? 2 : 1) ||
+      (pairs && x.shape(0) != 2))
+    throw py::value_error(pairs ? "logitloss._core: x must be a contiguous (2, n) array"
+                                : "logitloss._core: x must be a contiguous 1-D array");
   t.dtype = dtype_of(x);
   if (t.dtype != DType::f32 && t.dtype != DType::f64)
     throw py::type_error("logitloss._core: vector math takes float32 or float64");
   if ((t.op == VecMathOp::tanh || t.op == VecMathOp::sech2) && t.dtype != DType::f64)
     throw py::type_error("logitloss._core: tanh and sech2 take float64");
-  py::array out(x.dtype(), std::vector<py::ssize_t>{x.shape(0)});
+  const py::ssize_t n = x.shape(x.ndim() - 1);
+  py::array out(x.dtype(), std::vector<py::ssize_t>{n});
   t.x = x.data();
   t.out = out.mutable_data();
-  t.n = x.shape(0);
+  t.n = n;
   {
     // Releasing the GIL is safe: plain buffers only, kept alive by x / out.
     py::gil_scoped_release release;

@@ -107,16 +107,26 @@ struct CeKernels {
 // sums never depend on the thread split.
 enum class VecMathOp : int32_t {
   log = 0, log1p = 1, exp = 2, exp_nonpos = 3, log1p_unit = 4,
-  tanh = 5, sech2 = 6,  // double only
+  widen16 = 5,   // 16-bit storage (dtype) -> float32
+  narrow16 = 6,  // float32 (or float64 with StorageAccess::from_double) -> 16-bit dtype
+  exp_diff = 7,  // exp(a - m): x holds a[0..n) then m[0..n)
+  exp_below = 8,  // the same by ExpBelow (|m| < 2^24 resp. 2^52)
+  tanh = 9, sech2 = 10,  // double only
 };
+
+// Which path of the load/store layer the storage ops take.
+// vector: load_n / store_n; gather: gather / scatter (partial scatters in
+// the tail); runs: load_strided_n / store_strided_n.
+enum class StorageAccess : int32_t { vector = 0, gather = 1, runs = 2, scalar = 3, from_double = 4 };
 
 // Test-only: out[i] = op(x[i]) with the ISA's vector math, contiguous n.
 struct VecMathTask {
-  DType dtype;  // f32 or f64 only
+  DType dtype;  // f32 or f64; the 16-bit type for widen16 / narrow16
   VecMathOp op;
   const void* x;
   void* out;
   int64_t n;
+  StorageAccess access = StorageAccess::vector;  // widen16 / narrow16 only
 };
 
 enum class BinaryLoss : int32_t { bce = 0, focal = 1 };

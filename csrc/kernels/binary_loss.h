@@ -30,9 +30,7 @@ struct Run {
   V load(int64_t k, int64_t n, F fill) const {
     if (s == 1) return load_n<T>(p + k, n, fill);
     if (s == 0) return splat<V>(to_compute(*p));
-    V v = splat<V>(fill);
-    for (int64_t i = 0; i < n; ++i) v[i] = to_compute(p[(k + i) * s]);
-    return v;
+    return load_strided_n<T>(p + k * s, s, n, fill);
   }
 };
 
@@ -46,7 +44,7 @@ inline void store_run(const MutView3& v, int64_t o, int64_t m, int64_t i, int64_
                       int64_t n) {
   T* p = static_cast<T*>(v.data) + o * v.s_outer + m * v.s_class + i * v.s_inner;
   if (v.s_inner == 1) return store_n<T>(p + k, val, n);
-  for (int64_t j = 0; j < n; ++j) p[(k + j) * v.s_inner] = from_compute<T>(val[j]);
+  store_strided_n<T>(p + k * v.s_inner, v.s_inner, val, n);
 }
 
 // kLoss / kGrad: whether the loss (elementwise or per-block sums) and the
@@ -140,6 +138,10 @@ inline V vector_math_op(VecMathOp op, V v) {
         return op == VecMathOp::tanh ? t : sech2;
       }
       break;
+    case VecMathOp::widen16:
+    case VecMathOp::narrow16:
+    case VecMathOp::exp_diff:
+    case VecMathOp::exp_below: break;  // storage_test_range's, vector_math_range's
   }
   return v;
 }
@@ -150,9 +152,59 @@ void vector_math_range(const VecMathTask& t, int64_t i0, int64_t i1) noexcept {
   using V = vec_t<F>;
   const F* x = static_cast<const F*>(t.x);
   F* out = static_cast<F*>(t.out);
+  const bool two_args = t.op == VecMathOp::exp_diff || t.op == VecMathOp::exp_below;
   for_chunks<lanes_v<V>>(i1 - i0, [&](int64_t k, int64_t n) {
     const V v = load_n<F>(x + i0 + k, n, F(1));
-    store_n<F>(out + i0 + k, vector_math_op(t.op, v), n);
+    if (!two_args) return store_n<F>(out + i0 + k, vector_math_op(t.op, v), n);
+    const V m = load_n<F>(x + t.n + i0 + k, n, F(1));
+    const V e = t.op == VecMathOp::exp_diff ? exp_diff(v, m) : ExpBelow<V>(m)(v);
+    store_n<F>(out + i0 + k, e, n);
+  });
+}
+
+// Test-only: the load/store layer's 16-bit conversions (tests/test_storage16.py),
+// through the path t.access names (see StorageAccess).
+template <class T>
+void storage_test_range(const VecMathTask& t, int64_t i0, int64_t i1) noexcept {
+  using V = vf;
+  constexpr int W = lanes_v<V>;
+  int64_t identity[W];
+  for (int j = 0; j < W; ++j) identity[j] = j;
+  if (t.op == VecMathOp::widen16) {
+    const T* x = static_cast<const T*>(t.x) + i0;
+    float* out = static_cast<float*>(t.out) + i0;
+    for_chunks<W>(i1 - i0, [&](int64_t k, int64_t n) {
+      V v;
+      if (t.access == StorageAccess::scalar)
+        for (int j = 0; j < W; ++j) v[j] = j < n ? to_compute(x[k + j]) : 0.0f;
+      else if (t.access == StorageAccess::gather)
+        v = n == W ? gather<T>(x + k, identity) : load_strided_n<T>(x + k, 1, n, 0.0f);
+      else if (t.access == StorageAccess::runs)
+        v = load_strided_n<T>(x + k, 1, n, 0.0f);
+      else
+        v = load_n<T>(x + k, n, 0.0f);
+      store_n<float>(out + k, v, n);
+    });
+    return;
+  }
+  T* out = static_cast<T*>(t.out) + i0;
+  if (t.access == StorageAccess::from_double) {
+    const double* x = static_cast<const double*>(t.x) + i0;
+    for (int64_t i = 0; i < i1 - i0; ++i) out[i] = from_double<T>(x[i]);
+    return;
+  }
+  const float* x = static_cast<const float*>(t.x) + i0;
+  for_chunks<W>(i1 - i0, [&](int64_t k, int64_t n) {
+    const V v = load_n<float>(x + k, n, 0.0f);
+    if (t.access == StorageAccess::scalar) {
+      for (int64_t j = 0; j < n; ++j) out[k + j] = from_compute<T>(v[j]);
+    } else if (t.access == StorageAccess::gather) {
+      scatter<T>(out + k, identity, v, int(n));
+    } else if (t.access == StorageAccess::runs) {
+      store_strided_n<T>(out + k, 1, v, n);
+    } else {
+      store_n<T>(out + k, v, n);
+    }
   });
 }
 

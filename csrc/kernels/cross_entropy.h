@@ -22,7 +22,7 @@ namespace ce {
 // with kKeep.
 template <class T, Mode M, bool kKeep>
 inline void coef_pass(const CeTask& t, const T* x, const T* q, int64_t C, compute_t<T> m,
-                      const T* next_row, T* keep, Sums<>& s) {
+                      const T* next_row, compute_t<T>* keep, Sums<>& s) {
   using F = compute_t<T>;
   using V = vec_t<F>;
   using A = acc_t<V>;
@@ -43,7 +43,7 @@ inline void coef_pass(const CeTask& t, const T* x, const T* q, int64_t C, comput
     // Pad lanes hold x = m so that 0 * (m - x) stays 0. Read before the
     // exps are kept: in place, `keep` is x itself.
     const V xd = n == W ? xv : load_partial<T>(x + k, n, m);
-    if constexpr (kKeep) store_n<T>(keep + k, e, n);
+    if constexpr (kKeep) store_n<F>(keep + k, e, n);
     A coef = load_weights<A>(t.weight, k, n);
     if constexpr (M == Mode::prob)
       coef = acc_mul(coef, widen(load_n<T>(q + k, n, F(0)) * F(1 - eps) + uniform));
@@ -63,9 +63,9 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
   using V = vec_t<F>;
   using A = acc_t<V>;
   constexpr int W = lanes_v<V>;
-  // float/double: keep exp(x - m) in the gradient row between the passes;
-  // 16-bit storage would round it, so recompute instead.
-  constexpr bool kKeepExp = kGrad && kKeepsExps<T>;
+  // Keep exp(x - m) between the passes (Note [Kept exps]): in the gradient
+  // row for float/double, else a scratch row (16-bit, up to kExpScratch
+  // classes; longer rows recompute).
   const int64_t C = t.x.classes;
   const double eps = t.smoothing;
   const F uniform = F(eps / double(C));
@@ -93,10 +93,19 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
     // Before the exp pass: in place, the gradient row (holding the exps) is x.
     const double x_t = M == Mode::prob ? 0.0 : double(to_compute(x[tg.index]));
     Sums<> s{double(m), 0.0, 0.0, 0.0, 0.0};
-    if constexpr (M == Mode::index)
-      exp_pass<T, kKeepExp>(x, C, m, next, g, s.ties, s.rest);
+    F* kept = nullptr;
+    if constexpr (kGrad) kept = keep_target(g, C);
+    const auto sums = [&](auto keep) {
+      constexpr bool kKeep = decltype(keep)::value;
+      if constexpr (M == Mode::index)
+        exp_pass<T, kKeep>(x, C, m, next, kept, s.ties, s.rest, g);
+      else
+        coef_pass<T, M, kKeep>(t, x, q, C, m, next, kept, s);
+    };
+    if (kGrad && kept)
+      sums(std::integral_constant<bool, kGrad>{});
     else
-      coef_pass<T, M, kKeepExp>(t, x, q, C, m, next, g, s);
+      sums(std::false_type{});
     s.log_total_scalar();
     const RowCoef<> rc{(1 - eps) * tg.weight, eps / double(C), kGrad ? row_scale(t, r) : 0.0,
                        t.z_loss * tg.weight};
@@ -106,26 +115,24 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
       const V mul = splat<V>(F(exp_multiplier<M>(s, rc, has_z)));
       const F share = F(rc.b);  // index_smooth: k_c = b w_c
       const V scale = splat<V>(F(rc.scale));
-      for_chunks<W>(C, [&](int64_t k, int64_t n) {
-        V e;
-        if constexpr (kKeepExp)
-          e = load_n<T>(g + k, n, F(0));
-        else
-          e = exp_diff(load_n<T>(x + k, n, -kInf<F>), splat<V>(m));
-        V y = e * mul;
-        if constexpr (M != Mode::index) {
-          V coef = narrow<V>(load_weights<A>(t.weight, k, n));
-          if constexpr (M == Mode::prob)
-            coef *= load_n<T>(q + k, n, F(0)) * F(1 - eps) + uniform;
-          else
-            coef *= share;
-          y = (y - coef) * scale;
-        }
-        store_n<T>(g + k, y, n);
+      with_row_exp<!kKeepsExps<T>>(splat<V>(m), [&](const auto& ex) {
+        for_chunks<W>(C, [&](int64_t k, int64_t n) {
+          const V e = kept ? load_n<F>(kept + k, n, F(0)) : ex(load_n<T>(x + k, n, -kInf<F>));
+          V y = e * mul;
+          if constexpr (M != Mode::index) {
+            V coef = narrow<V>(load_weights<A>(t.weight, k, n));
+            if constexpr (M == Mode::prob)
+              coef *= load_n<T>(q + k, n, F(0)) * F(1 - eps) + uniform;
+            else
+              coef *= share;
+            y = (y - coef) * scale;
+          }
+          store_n<T>(g + k, y, n);
+        });
       });
       if constexpr (M != Mode::prob)
-        g[tg.index] = from_compute<T>(
-            F(target_grad(s, rc, x_t, tg.weight, exp_diff_scalar(x_t, s.m), has_z)));
+        g[tg.index] = from_double<T>(
+            target_grad(s, rc, x_t, tg.weight, exp_diff_scalar(x_t, s.m), has_z));
     }
   }
 }
@@ -310,7 +317,7 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
         else if (special[j])
           fill_row<T>(t.grad, r, kNaN<double>);
         else if (M != Mode::prob)
-          gb.at(j, tg[j].index) = from_compute<T>(F(grad_t_d[j]));
+          gb.at(j, tg[j].index) = from_double<T>(grad_t_d[j]);
       }
     }
   });
@@ -366,9 +373,9 @@ void nll_rows(const CeTask& t, int64_t r0, int64_t r1) noexcept {
     if (t.loss) t.loss[r] = tg.active ? -(tg.weight * x_t) : 0.0;
     if (t.grad.data) {
       const MutRowPtr<T> g = row_ptr<T>(t.grad, r);
-      const T zero = from_compute<T>(compute_t<T>(0));
+      const T zero = from_double<T>(0.0);
       for (int64_t k = 0; k < t.grad.classes; ++k) g[k] = zero;
-      if (tg.active) g[tg.index] = from_compute<T>(compute_t<T>(-(tg.weight * ce::row_scale(t, r))));
+      if (tg.active) g[tg.index] = from_double<T>(-(tg.weight * ce::row_scale(t, r)));
     }
   }
 }

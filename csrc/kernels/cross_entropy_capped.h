@@ -55,11 +55,10 @@ inline DoubleRow<T> double_row(const View3& v, int64_t r) {
   return {static_cast<const T*>(v.data) + row_offset(v, r), v.s_class};
 }
 
-// Writes the first n lanes to row g at class k (rounded once to the compute
-// type, then to storage: 16-bit storage rounds twice, within 1 of its ULP).
+// Writes the first n lanes to row g at class k, each rounded once.
 template <class T>
 inline void store_double(const MutRowPtr<T>& g, int64_t k, vd v, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) g[k + i] = from_compute<T>(compute_t<T>(v[i]));
+  for (int64_t i = 0; i < n; ++i) g[k + i] = from_double<T>(v[i]);
 }
 
 struct Cap {
@@ -142,8 +141,7 @@ void capped_rows(const CeTask& t, int64_t r0, int64_t r1) {
       });
       if constexpr (M != Mode::prob) {
         const double e_t = exp_diff(splat<vd>(y_t), mvec)[0];
-        g[tg.index] = from_compute<T>(
-            compute_t<T>(target_grad(s, rc, y_t, tg.weight, e_t, has_z) * sech2_t));
+        g[tg.index] = from_double<T>(target_grad(s, rc, y_t, tg.weight, e_t, has_z) * sech2_t);
       }
     }
   }

@@ -230,7 +230,7 @@ inline N row_loss_z(const Sums<N>& s, const RowCoef<N>& rc, N x_t, bool has_z) {
 template <class T>
 inline void fill_row(const MutView3& g, int64_t r, double v) {
   const MutRowPtr<T> out = row_ptr<T>(g, r);
-  const T y = from_compute<T>(compute_t<T>(v));
+  const T y = from_double<T>(v);
   for (int64_t k = 0; k < g.classes; ++k) out[k] = y;
 }
 

@@ -45,6 +45,13 @@ void binary_loss(const BinaryLossTask& t, int64_t b0, int64_t b1) noexcept {
 }
 
 void vector_math(const VecMathTask& t, int64_t i0, int64_t i1) noexcept {
+  if (t.op == VecMathOp::widen16 || t.op == VecMathOp::narrow16) {
+    if (t.dtype == DType::f16)
+      storage_test_range<half_t>(t, i0, i1);
+    else if (t.dtype == DType::bf16)
+      storage_test_range<bfloat16_t>(t, i0, i1);
+    return;
+  }
   if (t.dtype == DType::f32)
     vector_math_range<float>(t, i0, i1);
   else if (t.dtype == DType::f64)

@@ -13,10 +13,10 @@ namespace LL_ISA {
 template <class T>
 inline void write_lse(const LseTask& t, int64_t r, double value, double sign) {
   if (t.sign)
-    static_cast<T*>(t.sign)[r] = from_compute<T>(compute_t<T>(sign));
+    static_cast<T*>(t.sign)[r] = from_double<T>(sign);
   else if (sign < 0)
     value = kNaN<double>;  // log of a negative sum
-  static_cast<T*>(t.lse)[r] = from_compute<T>(compute_t<T>(value));
+  static_cast<T*>(t.lse)[r] = from_double<T>(value);
 }
 
 template <class T, bool kHasB>
@@ -103,7 +103,7 @@ inline void softmax_special(const SoftmaxTask& t, int64_t r) {
   for (int64_t k = 0; k < t.x.classes; ++k) {
     const bool is_inf = to_compute(x[k]) == kInf<compute_t<T>>;
     const double v = inf_row && !is_inf ? -kInf<double> : kNaN<double>;
-    out[k] = from_compute<T>(compute_t<T>(v));
+    out[k] = from_double<T>(v);
   }
 }
 
@@ -119,8 +119,8 @@ void softmax_rows(const SoftmaxTask& t, int64_t r0, int64_t r1) noexcept {
       const T* x = static_cast<const T*>(t.x.data) + row_offset(t.x, r);
       T* out = static_cast<T*>(t.out.data) + row_offset(t.out, r);
       RowStats st;
-      T* kept = t.log ? nullptr : keep_target(out);
-      if (!contig_stats<T, false>(x, nullptr, C, st, next_row<T>(t.x, r, r1), kept)) {
+      F* kept = t.log ? nullptr : keep_target(out, C);
+      if (!contig_stats<T, false>(x, nullptr, C, st, next_row<T>(t.x, r, r1), kept, out)) {
         softmax_special<T>(t, r);
         continue;
       }
@@ -136,11 +136,13 @@ void softmax_rows(const SoftmaxTask& t, int64_t r0, int64_t r1) noexcept {
         });
       else if (kept)
         for_chunks_inlined<W>(C, [&](int64_t k, int64_t n) {
-          store_n<T>(out + k, load_n<T>(out + k, n, F(0)) * inv, n);
+          store_n<T>(out + k, load_n<F>(kept + k, n, F(0)) * inv, n);
         });
-      else
-        for_chunks_inlined<W>(C, [&](int64_t k, int64_t n) {
-          store_n<T>(out + k, exp_diff(load_n<T>(x + k, n, F(0)), m) * inv, n);
+      else  // 16-bit rows beyond the scratch
+        with_row_exp<!kKeepsExps<T>>(m, [&](const auto& ex) {
+          for_chunks_inlined<W>(C, [&](int64_t k, int64_t n) {
+            store_n<T>(out + k, ex(load_n<T>(x + k, n, F(0))) * inv, n);
+          });
         });
     }
     return;
@@ -183,7 +185,7 @@ inline void lse_grad_special(const View3& xv, const View3& bv, const MutView3& o
     double v = 0.0;
     if (s.nan) v = kNaN<double>;
     else if (s.m == kInf<double> && to_compute(x[k]) == kInf<compute_t<T>>) v = kNaN<double>;
-    out[k] = from_compute<T>(compute_t<T>(v));
+    out[k] = from_double<T>(v);
   }
 }
 
@@ -199,26 +201,28 @@ void lse_grad_rows(const LseGradTask& t, int64_t r0, int64_t r1) noexcept {
     return double(to_compute(g[r])) / (st.ties + st.rest);
   };
   if (t.x.s_class == 1 && t.out.s_class == 1 && (!kHasB || t.b.s_class == 1) && !short_rows<T>(C)) {
-    constexpr bool kKeep = !kHasB && kKeepsExps<T>;  // weighted exps are not kept
     for (int64_t r = r0; r < r1; ++r) {
       const T* x = static_cast<const T*>(t.x.data) + row_offset(t.x, r);
       const T* b = kHasB ? static_cast<const T*>(t.b.data) + row_offset(t.b, r) : nullptr;
       T* out = static_cast<T*>(t.out.data) + row_offset(t.out, r);
+      F* const kept = kHasB ? nullptr : keep_target(out, C);  // weighted exps are not kept
       RowStats st;
-      if (!contig_stats<T, kHasB>(x, b, C, st, next_row<T>(t.x, r, r1), kKeep ? out : nullptr)) {
+      if (!contig_stats<T, kHasB>(x, b, C, st, next_row<T>(t.x, r, r1), kept, out)) {
         lse_grad_special<T, kHasB>(t.x, t.b, t.out, r);
         continue;
       }
       const V m = splat<V>(F(st.m));
       const V scale = splat<V>(F(row_scale(st, r)));
-      for_chunks_inlined<W>(C, [&](int64_t k, int64_t n) {
-        V xv = load_n<T>(x + k, n, F(0));
-        V y = (kKeep ? load_n<T>(out + k, n, F(0)) : exp_diff(xv, m)) * scale;
-        if constexpr (kHasB) {
-          const V w = load_n<T>(b + k, n, F(0));
-          y = mask_zero_scale(xv, w) == -kInf<F> ? V{} : y * w;
-        }
-        store_n<T>(out + k, y, n);
+      with_row_exp<kHasB || !kKeepsExps<T>>(m, [&](const auto& ex) {
+        for_chunks_inlined<W>(C, [&](int64_t k, int64_t n) {
+          V xv = load_n<T>(x + k, n, F(0));
+          V y = (kept ? load_n<F>(kept + k, n, F(0)) : ex(xv)) * scale;
+          if constexpr (kHasB) {
+            const V w = load_n<T>(b + k, n, F(0));
+            y = mask_zero_scale(xv, w) == -kInf<F> ? V{} : y * w;
+          }
+          store_n<T>(out + k, y, n);
+        });
       });
     }
     return;
@@ -275,7 +279,7 @@ inline double softmax_grad_special_value(const SoftmaxGradTask& t, int64_t r) {
 template <class T>
 inline void fill_out_row(const MutView3& o, int64_t r, double v) {
   const MutRowPtr<T> out = row_ptr<T>(o, r);
-  for (int64_t k = 0; k < o.classes; ++k) out[k] = from_compute<T>(compute_t<T>(v));
+  for (int64_t k = 0; k < o.classes; ++k) out[k] = from_double<T>(v);
 }
 
 template <class T>
@@ -296,26 +300,29 @@ void softmax_grad_contig(const SoftmaxGradTask& t, int64_t r0, int64_t r1) {
     const T* g = static_cast<const T*>(t.g.data) + row_offset(t.g, r);
     T* out = static_cast<T*>(t.out.data) + row_offset(t.out, r);
     RowStats st;
-    if (!contig_stats<T, false>(x, nullptr, C, st, next_row<T>(t.x, r, r1), keep_target(out))) {
+    F* const kept = keep_target(out, C);
+    if (!contig_stats<T, false>(x, nullptr, C, st, next_row<T>(t.x, r, r1), kept, out)) {
       softmax_grad_special<T>(t, r);
       continue;
     }
     const V m = splat<V>(F(st.m));
     const V inv = splat<V>(F(softmax_row(st).inv_total));
-    const auto softmax_at = [&](int64_t k, int64_t n) {
-      const V e = kKeepsExps<T> ? load_n<T>(out + k, n, F(0)) : exp_diff(load_n<T>(x + k, n, -kInf<F>), m);
-      return e * inv;
-    };
-    RowSum<A, kCompensatedSums<T>> dot;
-    for_chunks_inlined<W>(C, [&](int64_t k, int64_t n) {
-      const V gv = load_n<T>(g + k, n, F(0));
-      dot.add(kLog ? widen(gv) : widen(gv * softmax_at(k, n)));
-    });
-    const V d = splat<V>(F(reduce_add(dot.value())));
-    for_chunks_inlined<W>(C, [&](int64_t k, int64_t n) {
-      const V gv = load_n<T>(g + k, n, F(0));
-      const V y = softmax_at(k, n);
-      store_n<T>(out + k, kLog ? gv - y * d : y * (gv - d), n);
+    with_row_exp<!kKeepsExps<T>>(m, [&](const auto& ex) {
+      const auto softmax_at = [&](int64_t k, int64_t n) {
+        const V e = kept ? load_n<F>(kept + k, n, F(0)) : ex(load_n<T>(x + k, n, -kInf<F>));
+        return e * inv;
+      };
+      RowSum<A, kCompensatedSums<T>> dot;
+      for_chunks_inlined<W>(C, [&](int64_t k, int64_t n) {
+        const V gv = load_n<T>(g + k, n, F(0));
+        dot.add(kLog ? widen(gv) : widen(gv * softmax_at(k, n)));
+      });
+      const V d = splat<V>(F(reduce_add(dot.value())));
+      for_chunks_inlined<W>(C, [&](int64_t k, int64_t n) {
+        const V gv = load_n<T>(g + k, n, F(0));
+        const V y = softmax_at(k, n);
+        store_n<T>(out + k, kLog ? gv - y * d : y * (gv - d), n);
+      });
     });
   }
 }

@@ -47,14 +47,6 @@ namespace LL_ISA {
 template <class M>
 using lane_int_t = std::remove_cv_t<std::remove_reference_t<decltype(M{}[0])>>;
 
-// Lane j holds j: compared with k - (chunk start) to find the label's lane.
-template <class M>
-inline M lane_iota() {
-  M m;
-  for (int j = 0; j < int(sizeof(M) / sizeof(m[0])); ++j) m[j] = j;
-  return m;
-}
-
 // Scale and floor of the Hessian convention: hess = max(factor * p * q * w,
 // floor), or with floor_first (the focal objectives' 'floored') max(h, floor) * w.
 template <class F>
@@ -207,16 +199,16 @@ void softmax_obj_long_rows(const SoftmaxObjTask& t, const HessRule<compute_t<T>>
   using I = lane_int_t<M>;
   constexpr int W = lanes_v<V>;
   const int64_t C = t.x.classes;
-  const M iota = lane_iota<M>();
+  const M iota = lane_index<V>();  // compared with label - (chunk start)
   for (int64_t r = r0; r < r1; ++r) {
     const T* x = static_cast<const T*>(t.x.data) + row_offset(t.x, r);
     T* g = static_cast<T*>(t.grad.data) + row_offset(t.grad, r);
     T* h = static_cast<T*>(t.hess.data) + row_offset(t.hess, r);
     const ObjRowInputs in = obj_row_inputs(t, r);
     RowStats st;
-    // The exps of the statistics pass are kept in the gradient row (float and
-    // double storage) and read back instead of recomputed.
-    T* kept = keep_target(g);
+    // The exps of the statistics pass are kept (Note [Kept exps]) and read
+    // back instead of recomputed.
+    F* const kept = keep_target(g, C);
     if (!contig_stats<T, false>(x, nullptr, C, st, next_row<T>(t.x, r, r1), kept)) {
       softmax_obj_nan_row<T>(t, r);
       continue;
@@ -232,7 +224,7 @@ void softmax_obj_long_rows(const SoftmaxObjTask& t, const HessRule<compute_t<T>>
       const int64_t d = in.label - k;
       const M is_label = iota == (d >= 0 && d < W ? I(d) : I(-1));
       V gv, hv;
-      const V e = kept ? load_n<T>(g + k, n, F(0)) : exp_diff(load_n<T>(x + k, n, m), mv);
+      const V e = kept ? load_n<F>(kept + k, n, F(0)) : exp_diff(load_n<T>(x + k, n, m), mv);
       softmax_obj_values<kFocal>(e, is_label, c, rule, gv, hv);
       store_n<T>(g + k, gv, n);
       store_n<T>(h + k, hv, n);

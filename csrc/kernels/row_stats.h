@@ -103,72 +103,137 @@ struct RowSum {
 template <class T>
 constexpr bool kCompensatedSums = std::is_same<compute_t<T>, double>::value;
 
-// The exp pass of an unweighted contiguous row with finite max m: `ties`
-// counts the entries equal to m, `rest` sums exp(x - m) over the others, and
-// with kKeep every exp(x - m) is also stored to `keep`. The hot loop of the
-// large-row kernels: two vectors per step for independent dependency chains,
-// ties counted in integer lanes (exact: a segment holds < 2^31 per lane).
-template <class T, bool kKeep>
-inline void exp_pass(const T* x, int64_t C, compute_t<T> m, const T* next_row, T* keep,
-                     double& ties, double& rest) {
-  static_assert(!kKeep || kKeepsExps<T>, "kept exps must not round");
+// Note [Exp sweep cost]
+// exp_pass's loop, per vector: the exp of ExpBelow (a floor, a compensated
+// difference, the reduction, the polynomial, one scaling), the tie mask and
+// count, and the widening of the exps into double sums. Ties are counted in
+// integer lanes (exact: a segment holds < 2^31 per lane). Float rows add
+// each step's two vectors of exps in float before widening (one widening
+// per two vectors): the pair sum rounds once, adding at most 2^-24 to the
+// sum's relative error (both terms are nonnegative), where each exp brings
+// up to 2^-23; double rows keep two compensated chains. Float rows sum in a
+// pair of double vectors at every width: GCC kept AVX-512's 16-double
+// generic vector in memory (a load and a store per accumulation). The next
+// row is prefetched once per cache line. Instruction counts (objdump of
+// benchmarks/micro/exp_loop.cpp) are in docs/benchmark.md.
+template <class T, bool kKeep, class Exp>
+inline void exp_sweep(const T* x, int64_t C, const Exp& ex, const T* next_row,
+                      compute_t<T>* keep, double& ties, double& rest, T* out_row) {
   using F = compute_t<T>;
   using V = vec_t<F>;
-  using A = acc_t<V>;
+  constexpr bool kPairs = std::is_same<F, float>::value;
+  using A = std::conditional_t<kPairs, AccF, vd>;
   using M = mask_t<V>;
   constexpr int W = lanes_v<V>;
   constexpr int64_t kSegment = int64_t(1) << 30;
-  const V mv = splat<V>(m);
+  constexpr int64_t kStepBytes = 2 * W * int64_t(sizeof(T));
+  const V mv = ex.m;
+  // exp(x - m) without the entries x equal to m (ties, whose exp is 1), and
+  // the tie count, each spelled so that it costs one instruction: AVX-512's
+  // comparisons give masks, which the exp's last operation and an add take
+  // (x != m, not a negated tie mask: that would be an instruction more);
+  // AVX2's give vectors, and-ed off and subtracted (a true lane is -1).
+#if defined(__AVX512F__) && LL_VEC_BYTES == 64
+  const auto rest_part = [&](V e, V x_, M) { return x_ != mv ? e : V{}; };
+  const auto count_ties = [](M& count, M tie) { count = tie ? count + 1 : count; };
+#else
+  const auto rest_part = [](V e, V, M tie) { return andnot(tie, e); };
+  const auto count_ties = [](M& count, M tie) { count -= tie; };
+#endif
   RowSum<A, kCompensatedSums<T>> rest0, rest1;
   double tie_count = 0;
   for (int64_t s0 = 0; s0 < C; s0 += kSegment) {
     const int64_t s1 = C - s0 < kSegment ? C : s0 + kSegment;
-    M count0{}, count1{};
+    M count{};
     int64_t k = s0;
     for (; k + 2 * W <= s1; k += 2 * W) {
-      prefetch_chunk(next_row, k);
-      prefetch_chunk(next_row, k + W);
+      if (next_row)
+        for (int64_t line = 0; line < kStepBytes; line += 64)
+          __builtin_prefetch(reinterpret_cast<const char*>(next_row + k) + line, 0, 3);
+      if (kIs16Bit<T> && out_row)  // see exp_pass
+        for (int64_t line = 0; line < kStepBytes; line += 64)
+          __builtin_prefetch(reinterpret_cast<const char*>(out_row + k) + line, 1, 3);
       const V a = load<T>(x + k), b = load<T>(x + k + W);
-      const V ea = exp_diff(a, mv), eb = exp_diff(b, mv);
       const M tie_a = a == mv, tie_b = b == mv;
-      count0 -= tie_a;  // a true lane is -1
-      count1 -= tie_b;
-      rest0.add(widen(tie_a ? V{} : ea));
-      rest1.add(widen(tie_b ? V{} : eb));
+      const V ea = ex(a), eb = ex(b);
+      count_ties(count, tie_a);
+      count_ties(count, tie_b);
+      if constexpr (kPairs) {
+        rest0.add(widen_acc(rest_part(ea, a, tie_a) + rest_part(eb, b, tie_b)));
+      } else {
+        rest0.add(widen_acc(rest_part(ea, a, tie_a)));
+        rest1.add(widen_acc(rest_part(eb, b, tie_b)));
+      }
       if constexpr (kKeep) {
-        store<T>(keep + k, ea);
-        store<T>(keep + k + W, eb);
+        store<F>(keep + k, ea);
+        store<F>(keep + k + W, eb);
       }
     }
     for_chunks<W>(s1 - k, [&](int64_t j, int64_t n) {
       const V a = load_n<T>(x + k + j, n, -kInf<F>);
-      const V ea = exp_diff(a, mv);
+      const V ea = ex(a);
       const M tie_a = a == mv;
-      count0 -= tie_a;
-      rest0.add(widen(tie_a ? V{} : ea));
-      if constexpr (kKeep) store_n<T>(keep + k + j, ea, n);
+      count_ties(count, tie_a);
+      rest0.add(widen_acc(rest_part(ea, a, tie_a)));
+      if constexpr (kKeep) store_n<F>(keep + k + j, ea, n);
     });
-    count0 += count1;
-    for (int j = 0; j < W; ++j) tie_count += double(count0[j]);
+    for (int j = 0; j < W; ++j) tie_count += double(count[j]);
   }
   ties = tie_count;
   rest = reduce_add(rest0.value() + rest1.value());
 }
 
-// Where a row's exps may be kept: the output row if it holds them exactly.
+// The exp pass of an unweighted contiguous row with finite max m: `ties`
+// counts the entries equal to m, `rest` sums exp(x - m) over the others, and
+// with kKeep every exp(x - m) is also stored to `keep` (see keep_target).
+// `out_row`, if given, is the row the caller writes next: a 16-bit row is
+// prefetched for writing, so that the second pass does not wait for its
+// lines (measured: float16 cross-entropy's gradient pass took 2.3x
+// float32's on rows from DRAM, 1.3x on rows in cache); float rows, whose
+// exps are kept in that row, have it in cache already.
+// The hot loop of the large-row kernels; see Note [Exp sweep cost].
+template <class T, bool kKeep>
+inline void exp_pass(const T* x, int64_t C, compute_t<T> m, const T* next_row,
+                     compute_t<T>* keep, double& ties, double& rest, T* out_row = nullptr) {
+  using V = vec_t<compute_t<T>>;
+  with_row_exp(splat<V>(m), [&](const auto& ex) {
+    exp_sweep<T, kKeep>(x, C, ex, next_row, keep, ties, rest, out_row);
+  });
+}
+
+// Note [Kept exps]
+// A kernel that needs exp(x - m) twice (softmax, the gradients) keeps the
+// exp pass's values rather than computing them again: float and double rows
+// in their output row, which holds them exactly and is written next anyway;
+// 16-bit rows, whose output would round them, in a per-thread float buffer
+// of up to kExpScratch classes (256 KB, in cache while the row is; longer
+// rows recompute). It holds exps of the row being processed, not a copy of
+// the input. Kept or recomputed, the values are the same.
+constexpr int64_t kExpScratch = int64_t(1) << 16;
+inline float* exp_scratch() {
+  alignas(64) static thread_local float buffer[kExpScratch];
+  return buffer;
+}
+
+// Where the exps of a row of C classes whose output row is `out` are kept:
+// see Note [Kept exps]; nullptr if they are not.
 template <class T>
-inline T* keep_target(T* out) {
-  return kKeepsExps<T> ? out : nullptr;
+inline compute_t<T>* keep_target(T* out, int64_t C) {
+  if constexpr (kKeepsExps<T>)
+    return out;
+  else
+    return C <= kExpScratch ? exp_scratch() : nullptr;
 }
 
 // Statistics of one contiguous row (lanes along the classes). Returns false,
 // leaving `st` untouched, when the row max is not finite. `next_row`, if
 // given, is prefetched during the exp pass; `keep`, if given (unweighted
-// rows, float or double storage), receives every exp(x - m) so that a
-// second pass need not recompute them.
+// rows; keep_target), receives every exp(x - m) so that a second pass need
+// not recompute them; `out_row` is exp_pass's.
 template <class T, bool kHasB>
 inline bool contig_stats(const T* x, const T* b, int64_t C, RowStats& st,
-                         const T* next_row = nullptr, T* keep = nullptr) {
+                         const T* next_row = nullptr, compute_t<T>* keep = nullptr,
+                         T* out_row = nullptr) {
   using F = compute_t<T>;
   using V = vec_t<F>;
   using A = acc_t<V>;
@@ -183,13 +248,10 @@ inline bool contig_stats(const T* x, const T* b, int64_t C, RowStats& st,
   if (!std::isfinite(m)) return false;
   if constexpr (!kHasB) {
     st.m = double(m);
-    if constexpr (kKeepsExps<T>) {
-      if (keep) {
-        exp_pass<T, true>(x, C, m, next_row, keep, st.ties, st.rest);
-        return true;
-      }
-    }
-    exp_pass<T, false>(x, C, m, next_row, nullptr, st.ties, st.rest);
+    if (keep)
+      exp_pass<T, true>(x, C, m, next_row, keep, st.ties, st.rest, out_row);
+    else
+      exp_pass<T, false>(x, C, m, next_row, nullptr, st.ties, st.rest, out_row);
     return true;
   }
   const V mvec = splat<V>(m);

@@ -79,8 +79,8 @@ struct RowBlockOf {
     set_offsets(v, r0, n);
     if (kCanStage && !contiguous && v.classes <= kMaxStaged) {
       staged = true;
-      for (int j = 0; j < W; ++j)
-        for (int64_t k = 0; k < v.classes; ++k) stage[k * W + j] = to_compute(base[off[j] + k * s_class]);
+      for (int64_t k = 0; k < v.classes; ++k)
+        LL_ISA::store<F>(stage + k * W, gather<T>(base + k * s_class, off));
     }
   }
   // off[j] = row r0 + min(j, n - 1)'s offset; `contiguous` when the rows

@@ -6,20 +6,30 @@
 // accurate as if x - max were exact. Method: n = round(hi / ln2) by the
 // 1.5*2^p magic-number trick, r = (hi - n*ln2_hi) - n*ln2_lo + lo with a
 // Cody-Waite split of ln2 (n*ln2_hi is exact), exp(r) by a polynomial on
-// |r| <= ln2/2, and the result scaled by 2^n as two exact powers of two so
-// that subnormal results round once.
+// |r| <= ln2/2, and the result scaled by 2^n so that it rounds once, also
+// where it is subnormal.
 //
-// Error bounds (measured against mpmath in tests/test_simd_math.py over the
-// whole range, including the subnormal results):
-//   float : max 1 ULP on [-103.97, 88.72]; Cephes expf minimax polynomial.
-//   double: max 1 ULP on [-745.13, 709.78]; degree-13 Taylor polynomial,
-//           truncation error < 4e-18 relative on |r| <= ln2/2.
-// exp_nonpos_sum, the kernels' variant for hi <= 0, gives the same values
-// bit for bit (tested) with one scaling step instead of two.
+// Polynomials:
+//   float : 1 + r Q(r), Q of degree 5 in Horner form (6 FMAs), fitted for
+//           the least maximum relative error (2^-28.9 on |r| <= ln2/2,
+//           before the coefficients' rounding to float).
+//   double: the Taylor series to degree 13, truncation error < 4e-18
+//           relative on |r| <= ln2/2.
+// Error bounds (measured against mpmath in tests/test_simd_math_exp.py over
+// the whole range, including the subnormal results, on every SIMD level):
+//   float : max 1 ULP on [-103.97, 88.72].
+//   double: max 1 ULP on [-745.13, 709.78].
 // Outside the range the result is +inf or +0 as appropriate; exp(NaN) = NaN,
 // exp(+inf) = +inf, exp(-inf) = +0. Only the ISA's own arithmetic is used
 // (no errno, no libm), so -ffast-math is never needed.
+//
+// The kernels' exps are of nonpositive arguments (x - max, -|x|), where one
+// scaling suffices (exp_nonpos_sum), and mostly of a whole row's entries
+// against its max (ExpBelow); both give exp_sum's values bit for bit
+// (tested), in fewer instructions. Note [Exp sweep cost] counts them.
 #pragma once
+
+#include <cmath>
 
 #include "vec.h"
 
@@ -44,21 +54,36 @@ template <>
 struct ExpConst<vf> {
   static constexpr float lo_clamp = -104.0f;       // below: result rounds to +0
   static constexpr float hi_clamp = 88.7228394f;   // above: result is +inf
+  static constexpr float zero_gap = 104.5f;        // exp(-zero_gap) rounds to +0
+  static constexpr float exact_max = 16777216.0f;  // 2^24: ExpBelow's max |m|
   static constexpr float log2e = 1.44269504088896341f;
   static constexpr float ln2_hi = 0.693359375f;    // 9 significant bits
   static constexpr float ln2_lo = -2.12194440e-4f;
   static constexpr float magic = 12582912.0f;      // 1.5 * 2^23
   static constexpr int mant_bits = 23;
   static constexpr int bias = 127;
-  static LL_VECMATH vf poly(vf r) {
-    // Cephes expf: exp(r) = 1 + r + r^2 * P(r) on |r| <= ln2/2.
-    vf p = splat<vf>(1.9875691500e-4f);
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    return 1.0f + (r + (r * r) * p);
+  // exp(r) * scale on |r| <= ln2/2: 1 + r Q(r) (Note [Vector exp]), every
+  // coefficient times `scale`, a power of two, so the result is exactly
+  // `scale` times the unscaled one (no intermediate is near underflow).
+  static LL_VECMATH vf poly(vf r, float scale = 1.0f) {
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+    vf q = splat<vf>(1.384609960950911e-3f * scale);
+    q = q * r + 8.374159224331379e-3f * scale;
+    q = q * r + 4.1667964309453964e-2f * scale;
+    q = q * r + 1.6666431725025177e-1f * scale;
+    q = q * r + 4.999999403953552e-1f * scale;
+    q = q * r + 1.0f * scale;
+    return q * r + 1.0f * scale;
+#else
+    // Without FMA the last Horner steps round twice each: 1 + r + r^2 P(r)
+    // keeps the small terms apart (P of degree 4, 2^-28.0).
+    vf p = splat<vf>(1.3879677280783653e-3f * scale);
+    p = p * r + 8.368728682398796e-3f * scale;
+    p = p * r + 4.166722670197487e-2f * scale;
+    p = p * r + 1.666652113199234e-1f * scale;
+    p = p * r + 4.999999701976776e-1f * scale;
+    return 1.0f * scale + (r * scale + (r * r) * p);
+#endif
   }
 };
 
@@ -66,29 +91,69 @@ template <>
 struct ExpConst<vd> {
   static constexpr double lo_clamp = -746.0;
   static constexpr double hi_clamp = 709.79;
+  static constexpr double zero_gap = 745.5;
+  static constexpr double exact_max = 4503599627370496.0;  // 2^52
   static constexpr double log2e = 1.4426950408889634074;
   static constexpr double ln2_hi = 6.93145751953125e-1;   // 21 significant bits
   static constexpr double ln2_lo = 1.42860682030941723212e-6;
   static constexpr double magic = 6755399441055744.0;     // 1.5 * 2^52
   static constexpr int mant_bits = 52;
   static constexpr int bias = 1023;
-  static LL_VECMATH vd poly(vd r) {
-    // Taylor series of exp(r) - 1 - r, divided by r^2, to degree 13.
-    vd p = splat<vd>(1.0 / 6227020800.0);  // 1/13!
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
-    return 1.0 + (r + (r * r) * p);
+  static LL_VECMATH vd poly(vd r, double scale = 1.0) {
+    // Taylor series of exp(r) to degree 13 in Horner form, times `scale`.
+    constexpr double c[14] = {1.0,          1.0,           1.0 / 2,         1.0 / 6,
+                              1.0 / 24,     1.0 / 120,     1.0 / 720,       1.0 / 5040,
+                              1.0 / 40320,  1.0 / 362880,  1.0 / 3628800,   1.0 / 39916800,
+                              1.0 / 479001600, 1.0 / 6227020800.0};
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+    vd p = splat<vd>(c[13] * scale);
+    for (int k = 12; k >= 0; --k) p = p * r + c[k] * scale;
+    return p;
+#else
+    // Without FMA, as for float: 1 + r + r^2 P(r).
+    vd p = splat<vd>(c[13] * scale);
+    for (int k = 12; k >= 2; --k) p = p * r + c[k] * scale;
+    return scale + (r * scale + (r * r) * p);
+#endif
   }
 };
+
+// 2^-64 and 1.5 * 2^p + bias + 64: the rounding constant whose sum with
+// x * log2e has n + bias + 64 in its low bits (Note [Vector exp]).
+template <class V>
+constexpr elem_t<V> kTwoM64 = elem_t<V>(1) / elem_t<V>(18446744073709551616.0);
+template <class V>
+constexpr elem_t<V> kScaleMagic = ExpConst<V>::magic + elem_t<V>(ExpConst<V>::bias + 64);
+
+// exp(x + lo) for x in [-(zero_gap + 2), 0] or NaN, |lo| <= ulp(x) (finite):
+// the core every nonpositive exp shares. With n <= 0 the scale 2^(n + 64)
+// is a normal number read straight off the bits of the rounding sum t, and
+// the polynomial carries the factor 2^-64, so the one product rounds once,
+// also for subnormal results. AVX-512's vscalef does the same in one
+// instruction.
+template <class V>
+LL_VECMATH V exp_nonpos_core(V x, V lo) {
+  using C = ExpConst<V>;
+  const V t = x * C::log2e + kScaleMagic<V>;
+  const V n = t - kScaleMagic<V>;
+  V r = x - n * C::ln2_hi;
+  r = (r - n * C::ln2_lo) + lo;
+#if defined(__AVX512F__) && LL_VEC_BYTES == 64
+  // p * 2^n, rounded once (the builtin: _mm512_scalef_ps passes GCC an
+  // undefined vector it warns about).
+  const V p = C::poly(r);
+  if constexpr (std::is_same<V, vf>::value)
+    return (vf)__builtin_ia32_scalefps512_mask((__v16sf)p, (__v16sf)n, (__v16sf){},
+                                               (__mmask16)-1, _MM_FROUND_CUR_DIRECTION);
+  else
+    return (vd)__builtin_ia32_scalefpd512_mask((__v8df)p, (__v8df)n, (__v8df){}, (__mmask8)-1,
+                                               _MM_FROUND_CUR_DIRECTION);
+#else
+  const V p = C::poly(r, kTwoM64<V>);
+  const V s = (V)((mask_t<V>)t << C::mant_bits);  // 2^(n + 64)
+  return p * s;
+#endif
+}
 
 }  // namespace detail
 
@@ -118,28 +183,14 @@ LL_VECMATH V exp_v(V x) {
   return exp_sum(x, V{});
 }
 
-// exp(hi + lo) for hi <= 0, the case of every kernel (x - max, -|x|):
-// the same value as exp_sum, in fewer operations. With n <= 0 the scale
-// 2^(n + 64) is a normal number read straight off the bits of the rounding
-// sum t, so p * 2^(n + 64) is exact and the final * 2^-64 rounds once, also
-// for subnormal results. hi > 0 is taken as 0; NaN in, NaN out (the clamp
-// below keeps a NaN hi); hi = -inf gives +0 whatever lo is.
+// exp(hi + lo) for hi <= 0: exp_sum's value in fewer operations (see
+// exp_nonpos_core). NaN in, NaN out (the clamp keeps a NaN hi); hi = -inf
+// gives +0 whatever lo is.
 template <class V>
 LL_VECMATH V exp_nonpos_sum(V hi, V lo) {
   using C = detail::ExpConst<V>;
-  using M = mask_t<V>;
-  using E = elem_t<V>;
-  constexpr E kMagic = C::magic + E(C::bias + 64);  // low bits of t: n + bias + 64
-  constexpr E kTwoM64 = E(1) / E(18446744073709551616.0);  // 2^-64
   lo = hi > C::lo_clamp ? lo : V{};  // -inf or NaN hi: lo may be NaN
-  const V x = vmin(splat<V>(E(0)), vmax(splat<V>(C::lo_clamp), hi));
-  const V t = x * C::log2e + kMagic;
-  const V n = t - kMagic;
-  V r = x - n * C::ln2_hi;
-  r = (r - n * C::ln2_lo) + lo;
-  const V p = C::poly(r);
-  const V s = (V)((M)t << C::mant_bits);  // 2^(n + 64)
-  return (p * s) * kTwoM64;
+  return detail::exp_nonpos_core(vmax(splat<V>(C::lo_clamp), hi), lo);
 }
 
 template <class V>
@@ -154,6 +205,62 @@ LL_VECMATH V exp_diff(V a, V b) {
   V hi, lo;
   two_diff(a, b, hi, lo);
   return exp_nonpos_sum(hi, lo);
+}
+
+// exp(a - m) for the entries a <= m (or NaN) of a row whose max m has
+// |m| < exact_max (covers(m)): exp_diff(a, m) bit for bit, with three
+// vector operations fewer, so the row sweeps use it. Entries below
+// floor = m - zero_gap (rounded down) are raised to it: their exp is +0
+// either way, -inf becomes finite, and every difference a - m left is at
+// least -(zero_gap + 2) and exact in hi + lo, so exp_diff's clamps and its
+// NaN guard for lo have nothing to do. (Above 2^24 no float floor lies
+// within that distance of m.)
+template <class V>
+struct ExpBelow {
+  using E = elem_t<V>;
+  using C = detail::ExpConst<V>;
+  V m, floor;
+  explicit ExpBelow(V m_) : m(m_) {
+    for (int j = 0; j < lanes_v<V>; ++j) floor[j] = round_down(double(m[j]) - double(C::zero_gap));
+  }
+  static bool covers(E m_) { return m_ < C::exact_max && m_ > -C::exact_max; }
+  static bool covers(V m_) {
+    for (int j = 0; j < lanes_v<V>; ++j)
+      if (!covers(E(m_[j]))) return false;
+    return true;
+  }
+  LL_VECMATH V operator()(V a) const {
+    V hi, lo;
+    two_diff(vmax(floor, a), m, hi, lo);
+    return detail::exp_nonpos_core(hi, lo);
+  }
+
+ private:
+  // The largest E not above d (d well inside E's range).
+  static E round_down(double d) {
+    E f = E(d);
+    if (double(f) > d) f = std::nextafter(f, -std::numeric_limits<E>::infinity());
+    return f;
+  }
+};
+
+// exp(a - m) as exp_diff computes it: ExpBelow's interface for rows it
+// does not cover.
+template <class V>
+struct ExpDiff {
+  V m;
+  LL_VECMATH V operator()(V a) const { return exp_diff(a, m); }
+};
+
+// fn(exp) with the row's exp(a - m): ExpBelow where it covers the max,
+// ExpDiff otherwise (the same values). With kUsed false, fn does not call
+// exp and is instantiated once.
+template <bool kUsed = true, class V, class Fn>
+inline void with_row_exp(V m, Fn&& fn) {
+  if (kUsed && ExpBelow<V>::covers(m))
+    fn(ExpBelow<V>(m));
+  else
+    fn(ExpDiff<V>{m});
 }
 
 }  // namespace LL_ISA

@@ -59,11 +59,15 @@ struct AccF {
   AccF operator-(double d) const { return {lo - d, hi - d}; }
   friend AccF operator/(double a, const AccF& b) { return {a / b.lo, a / b.hi}; }
   double operator[](int j) const { return j < half ? lo[j] : hi[j - half]; }
+  // (Through an array: GCC 12 for aarch64 takes the lane store into a
+  // value-initialised AccF for a read of uninitialised memory and warns.)
   void set(int j, double v) {
-    if (j < half)
-      lo[j] = v;
-    else
-      hi[j - half] = v;
+    double lanes[2 * half];
+    std::memcpy(lanes, &lo, sizeof lo);
+    std::memcpy(lanes + half, &hi, sizeof hi);
+    lanes[j] = v;
+    std::memcpy(&lo, lanes, sizeof lo);
+    std::memcpy(&hi, lanes + half, sizeof hi);
   }
 };
 
@@ -183,6 +187,16 @@ inline V neg_abs_v(V a) {
   return (V)((mask_t<V>)a | sign_bits<V>());
 }
 
+// b with the lanes where mask m is set cleared. Spelled as vandnps: GCC
+// makes the generic form a zero register and a vpblendvb under AVX2.
+template <class V>
+inline V andnot(mask_t<V> m, V b) {
+  return (V)(~m & (mask_t<V>)b);
+}
+#if defined(__AVX__) && LL_VEC_BYTES == 32
+template <> inline vf andnot(vi32 m, vf b) { return (vf)_mm256_andnot_ps((__m256)m, (__m256)b); }
+#endif
+
 // Float lanes to double accumulator lanes, and back (rounding).
 #if LL_VEC_BYTES >= 64
 inline vd_wide widen(vf a) { return __builtin_convertvector(a, vd_wide); }
@@ -210,6 +224,23 @@ inline AccF widen(vf a) {
 #endif
 #endif
 inline vd widen(vd a) { return a; }
+
+// Float lanes to an AccF at every width (the two halves' conversions), and
+// double lanes to themselves: for sums that stay in registers.
+#if LL_VEC_BYTES >= 64
+inline AccF widen_acc(vf a) {
+  vf_half h0;
+  std::memcpy(&h0, &a, sizeof h0);
+  // (The builtin with a zero pass-through: the intrinsic's undefined one
+  // draws a GCC 12 warning.)
+  const __m256d h1 = __builtin_ia32_extractf64x4_mask((__v8df)a, 1, (__v4df){}, (__mmask8)-1);
+  return {(vd)__builtin_ia32_cvtps2pd512_mask((__v8sf)h0, (__v8df){}, (__mmask8)-1, _MM_FROUND_CUR_DIRECTION),
+          (vd)__builtin_ia32_cvtps2pd512_mask((__v8sf)h1, (__v8df){}, (__mmask8)-1, _MM_FROUND_CUR_DIRECTION)};
+}
+#else
+inline AccF widen_acc(vf a) { return widen(a); }
+#endif
+inline vd widen_acc(vd a) { return a; }
 
 template <class V>
 inline V narrow(const AccF& a) {
