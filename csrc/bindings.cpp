@@ -287,20 +287,27 @@ MutView3 optional_out(const py::object& o, const py::array& x, const char* what)
   return out_view(a, x, what);
 }
 
-// kind: "bce" | "focal". x, y and the optional operands are 3-D views of one
-// shape (zero strides allowed for the read-only ones); partials, if given,
-// is a writable contiguous float64 buffer with one entry per block.
-void binary_loss(const std::string& kind, const py::array& x, const py::array& y,
-                 const py::object& w, const py::object& pw, double alpha, double gamma,
-                 const py::object& loss_out, const py::object& partials,
-                 const py::object& grad_out, const py::object& g, double g_scalar) {
+BinaryLoss binary_loss_kind(const std::string& kind) {
+  if (kind == "bce") return BinaryLoss::bce;
+  if (kind == "focal") return BinaryLoss::focal;
+  if (kind == "binary_cross_entropy") return BinaryLoss::binary_cross_entropy;
+  if (kind == "kl_div") return BinaryLoss::kl_div;
+  if (kind == "kl_div_log_target") return BinaryLoss::kl_div_log_target;
+  throw py::value_error("logitloss._core: unknown binary loss " + kind);
+}
+
+// kind: see binary_loss_kind. x, y and the optional operands are 3-D views
+// of one shape (zero strides allowed for the read-only ones); partials, if
+// given, is a writable contiguous float64 buffer with one entry per block.
+// Returns the range_error bits (kInputOutOfRange | kTargetOutOfRange) of the
+// losses on probabilities, 0 for the others. With no output at all, only
+// that check runs.
+uint32_t binary_loss(const std::string& kind, const py::array& x, const py::array& y,
+                     const py::object& w, const py::object& pw, double alpha, double gamma,
+                     const py::object& loss_out, const py::object& partials,
+                     const py::object& grad_out, const py::object& g, double g_scalar) {
   BinaryLossTask t{};
-  if (kind == "bce")
-    t.loss = BinaryLoss::bce;
-  else if (kind == "focal")
-    t.loss = BinaryLoss::focal;
-  else
-    throw py::value_error("logitloss._core: unknown binary loss " + kind);
+  t.loss = binary_loss_kind(kind);
   t.dtype = dtype_of(x);
   t.x = in_view(x, "input");
   require_same_dtype(y, x, "target");
@@ -323,10 +330,15 @@ void binary_loss(const std::string& kind, const py::array& x, const py::array& y
       throw py::value_error("logitloss._core: partials must be a writable float64 buffer");
     t.partials = p.mutable_data();
   }
-  // Releasing the GIL is safe: the kernel touches no Python object, and the
-  // arrays are kept alive by the caller's references.
-  py::gil_scoped_release release;
-  parallel_for(blocks, 8, [&](int64_t b0, int64_t b1) { kernels().binary_loss(t, b0, b1); });
+  uint32_t range_error = 0;
+  t.range_error = &range_error;
+  {
+    // Releasing the GIL is safe: the kernel touches no Python object, and the
+    // arrays are kept alive by the caller's references.
+    py::gil_scoped_release release;
+    parallel_for(blocks, 8, [&](int64_t b0, int64_t b1) { kernels().binary_loss(t, b0, b1); });
+  }
+  return range_error;
 }
 
 // Byte offsets [lo, hi] of the first byte of every element a view reaches.

@@ -99,8 +99,9 @@ struct CeKernels {
 };
 // --- end cross-entropy family ---------------------------------------------
 
-// --- binary losses: BCE-with-logits, sigmoid focal loss ------------------
-// BCE-with-logits and sigmoid focal loss. Every operand is a strided view of
+// --- elementwise losses: BCE (on logits and on probabilities), sigmoid -----
+// --- focal loss, KL divergence ----------------------------------------------
+// Every operand is a strided view of
 // the same (outer, mid, inner) shape (broadcast operands have zero strides);
 // elements are numbered in C order of that shape and processed in FIXED
 // blocks of `block` elements (the kernels' work unit), so per-block partial
@@ -119,7 +120,17 @@ struct VecMathTask {
   int64_t n;
 };
 
-enum class BinaryLoss : int32_t { bce = 0, focal = 1 };
+enum class BinaryLoss : int32_t {
+  bce = 0,                   // BCE with logits
+  focal = 1,                 // sigmoid focal loss
+  binary_cross_entropy = 2,  // BCE on probabilities (range-checked)
+  kl_div = 3,                // KL divergence, probability targets
+  kl_div_log_target = 4,     // KL divergence, log-probability targets
+};
+
+// Bits of BinaryLossTask::range_error: operands outside [0, 1] (or NaN) of
+// the losses on probabilities.
+enum : uint32_t { kInputOutOfRange = 1, kTargetOutOfRange = 2 };
 
 struct BinaryLossTask {
   DType dtype;
@@ -134,6 +145,9 @@ struct BinaryLossTask {
   MutView3 grad_out;       // optional: gradient
   View3 g;                 // optional: elementwise grad_output ('none')
   double g_scalar = 1.0;   // grad_output factor when g is absent
+  // Losses on probabilities: the range_error bits of every element seen are
+  // OR-ed in here (atomically). With no output at all, the kernel only checks.
+  uint32_t* range_error = nullptr;
 };
 
 // ---------------------------------------------------------------------------

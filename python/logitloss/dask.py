@@ -52,8 +52,9 @@ from ._family import LossFamily, make_function
 from ._options import check_ignore_index, check_reduction
 from ._scalars import ieee_div
 from ._validation import as_array, compute_dtype, normalize_axes, normalize_axis, result_float
-from .binary import BINARY_CROSS_ENTROPY_WITH_LOGITS, SIGMOID_FOCAL_LOSS
+from .binary import BINARY_CROSS_ENTROPY, BINARY_CROSS_ENTROPY_WITH_LOGITS, SIGMOID_FOCAL_LOSS
 from .cross_entropy import CROSS_ENTROPY, NLL_LOSS
+from .kl_div import KL_DIV
 
 __all__ = [
     "logsumexp",
@@ -444,7 +445,8 @@ class _Loss:
     def value(self, reduction: str) -> da.Array:
         if reduction == "none":
             return self.unreduced()
-        fn = functools.partial(_finish_total, reduction == "mean", self.dtype)
+        den = self.static_denominator if reduction == "mean" else None
+        fn = functools.partial(_finish_total, reduction == "mean", self.dtype, den)
         return da.map_blocks(fn, self.totals().rechunk(-1), drop_axis=0, dtype=self.dtype,
                              meta=_meta(0, self.dtype))
 
@@ -520,8 +522,11 @@ def _denominator_block(denominator: Callable[..., float], loss_ndim: int,
     return np.full((1,) * loss_ndim, denominator(*blocks))
 
 
-def _finish_total(mean: bool, dtype: np.dtype, totals: np.ndarray) -> np.ndarray:
-    value = ieee_div(totals[0], totals[1]) if mean else totals[0]
+def _finish_total(mean: bool, dtype: np.dtype, den: float | None,
+                  totals: np.ndarray) -> np.ndarray:
+    """The reduced loss: the summed chunk sums, over the denominator for
+    'mean' (`den` when the shapes fix it, else the summed chunk shares)."""
+    value = ieee_div(totals[0], totals[1] if den is None else den) if mean else totals[0]
     with np.errstate(over="ignore"):  # a float16 sum beyond 65504 is inf, as in memory
         return dtype.type(value)  # a NumPy scalar, as the in-memory reduction returns
 
@@ -556,8 +561,10 @@ def _grad_sum_block(fn: Callable[..., Any], n_inputs: int, kwargs: dict[str, Any
 #   "class":       `input` chunked with its class axis whole; `target` class
 #                  indices (aligned with the rows) or probabilities (with the
 #                  input); `weight` a per-class vector held in memory.
-#   "elementwise": `input` and `target` of one shape, chunked alike; `weight`
-#                  and `pos_weight` broadcast to it.
+#   "elementwise": `input` and `target` of one shape (or, for a family with
+#                  `target_broadcasts`, a target broadcast to the input's),
+#                  chunked alike; `weight` and `pos_weight` broadcast to it.
+#                  'batchmean' is 'mean' over input.shape[0].
 # Every other argument is an option passed to each chunk's in-memory call,
 # and checked first by the family's own `prepare` on empty stand-ins of the
 # arguments (the in-memory messages, before any data is read).
@@ -679,18 +686,18 @@ def _class_layout(family: LossFamily, func: str, args: dict[str, Any]) -> tuple[
 def _elementwise_layout(family: LossFamily, func: str,
                         args: dict[str, Any]) -> tuple[_Loss, str]:
     x, t = args["input"], args["target"]
-    red = check_reduction(func, args["reduction"])
+    red = check_reduction(func, args["reduction"], family.reductions)
     dtype = compute_dtype(x.dtype, func, "input")
     if x.ndim > len(_LETTERS):
         raise ValueError(f"{func}: input has {x.ndim} dimensions; at most {len(_LETTERS)}")
-    compute_dtype(t.dtype, func, "target")
-    if t.shape != x.shape:
+    if t.shape != x.shape and not family.target_broadcasts:
+        compute_dtype(t.dtype, func, "target")
         raise ValueError(f"{func}: target has shape {t.shape} but input has shape {x.shape}; "
                          "they must be equal")
     ind = _LETTERS[: x.ndim]
-    operands: list[Any] = [t.rechunk(x.chunks), ind]
-    names = ["input", "target"]
-    for name in ("weight", "pos_weight"):
+    operands: list[Any] = []
+    names = ["input"]
+    for name in ("target", "weight", "pos_weight"):
         w = args.get(name)
         if w is None:
             continue
@@ -700,13 +707,16 @@ def _elementwise_layout(family: LossFamily, func: str,
                 raise ValueError
         except ValueError:
             raise ValueError(f"{func}: {name} with shape {w.shape} does not broadcast to the "
-                             f"target's shape {x.shape}") from None
+                             f"input's shape {x.shape}") from None
         operands += [da.broadcast_to(w, x.shape).rechunk(x.chunks), ind]
         names.append(name)
     _check_options(family, func, args, tuple(range(x.ndim)))
     kwargs = {k: v for k, v in args.items() if k not in (*names, "reduction")}
+    static = float(x.size)
+    if red == "batchmean":  # the sum over input.shape[0] (1 for 0-d input)
+        red, static = "mean", float(x.shape[0] if x.ndim else 1)
     return _Loss(func, family.functions()[:2], dtype, x, ind, operands, tuple(names),
-                 ind, kwargs, _numel_denominator, float(x.size)), red
+                 ind, kwargs, _numel_denominator, static), red
 
 
 _LAYOUTS = {"class": _class_layout, "elementwise": _elementwise_layout}
@@ -811,11 +821,14 @@ nll_loss, nll_loss_grad, nll_loss_value_and_grad = _lazy(NLL_LOSS)
  binary_cross_entropy_with_logits_value_and_grad) = _lazy(BINARY_CROSS_ENTROPY_WITH_LOGITS)
 sigmoid_focal_loss, sigmoid_focal_loss_grad, sigmoid_focal_loss_value_and_grad = _lazy(
     SIGMOID_FOCAL_LOSS)
+binary_cross_entropy, binary_cross_entropy_grad, binary_cross_entropy_value_and_grad = _lazy(
+    BINARY_CROSS_ENTROPY)
+kl_div, kl_div_grad, kl_div_value_and_grad = _lazy(KL_DIV)
 
 __all__ += [
     name + suffix
     for name in ("cross_entropy", "nll_loss", "binary_cross_entropy_with_logits",
-                 "sigmoid_focal_loss")
+                 "sigmoid_focal_loss", "binary_cross_entropy", "kl_div")
     for suffix in ("", "_grad", "_value_and_grad")
 ]
 
