@@ -158,6 +158,45 @@ void softmax_grad(const py::array& x, const py::array& g, py::array& out, bool l
   run_rows(t, kernels().softmax_grad, t.x.outer * t.x.inner, t.x.classes);
 }
 
+// complex64 / complex128 (false / true); TypeError otherwise.
+bool complex_f64(const py::array& a, const char* what) {
+  const py::dtype dt = a.dtype();
+  if (dt.kind() == 'c' && (dt.itemsize() == 8 || dt.itemsize() == 16)) return dt.itemsize() == 16;
+  throw py::type_error(std::string("logitloss._core: ") + what + " must be complex64 or complex128");
+}
+
+// A per-row output of `a` complex dtype (or, when `real`, its real dtype).
+void* complex_row_out(py::array& out, const py::array& a, bool real, const char* what) {
+  const bool f64 = complex_f64(a, "a");
+  const py::dtype want = real ? py::dtype(f64 ? "float64" : "float32") : a.dtype();
+  if (!out.dtype().equal(want) || !out.writeable() || !(out.flags() & py::array::c_style) ||
+      out.size() != a.shape(0) * a.shape(2))
+    throw py::value_error(std::string("logitloss._core: ") + what + " must be a writable row buffer");
+  return out.mutable_data();
+}
+
+// Complex logsumexp over axis 1 of the 3-D view a (b: same dtype and shape,
+// or None); lse is complex, or real when sign (complex) is given.
+void logsumexp_complex(const py::array& a, const py::object& b, py::array& lse,
+                       const py::object& sign) {
+  ComplexLseTask t{};
+  t.f64 = complex_f64(a, "a");
+  t.a = in_view(a, "a");
+  if (!b.is_none()) {
+    py::array bb = py::reinterpret_borrow<py::array>(b);
+    if (!bb.dtype().equal(a.dtype())) throw py::type_error("logitloss._core: b has another dtype");
+    t.b = in_view(bb, "b");
+    if (t.b.outer != t.a.outer || t.b.classes != t.a.classes || t.b.inner != t.a.inner)
+      throw py::value_error("logitloss._core: b has the wrong shape");
+  }
+  t.lse = complex_row_out(lse, a, !sign.is_none(), "lse");
+  if (!sign.is_none()) {
+    py::array s = py::reinterpret_borrow<py::array>(sign);
+    t.sign = complex_row_out(s, a, false, "sign");
+  }
+  run_rows(t, complex_logsumexp, t.a.outer * t.a.inner, t.a.classes);
+}
+
 // --- cross-entropy family ---------------------------------------------------
 
 // A C-contiguous buffer of `n` elements of C++ type E (float64 or int64).
@@ -549,6 +588,8 @@ std::string compiler() {
 PYBIND11_MODULE(_core, m) {
   m.doc() = "logitloss kernels (internal: use the logitloss package)";
   m.def("logsumexp", &logsumexp, py::arg("x"), py::arg("b"), py::arg("lse"), py::arg("sign"));
+  m.def("logsumexp_complex", &logsumexp_complex, py::arg("a"), py::arg("b"), py::arg("lse"),
+        py::arg("sign"));
   m.def("softmax", &softmax, py::arg("x"), py::arg("out"), py::arg("log"));
   m.def("logsumexp_grad", &logsumexp_grad, py::arg("x"), py::arg("b"), py::arg("g"), py::arg("out"));
   m.def("softmax_grad", &softmax_grad, py::arg("x"), py::arg("g"), py::arg("out"), py::arg("log"));

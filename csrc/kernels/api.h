@@ -150,6 +150,18 @@ struct BinaryLossTask {
   uint32_t* range_error = nullptr;
 };
 
+// Complex log-sum-exp (SciPy's semantics) over the class axis of complex64
+// or complex128 views; scalar code compiled once, not per ISA (Note
+// [Complex log-sum-exp] in complex_logsumexp.cpp).
+struct ComplexLseTask {
+  bool f64;           // complex128 (else complex64)
+  View3 a;            // strides in complex elements
+  View3 b;            // optional, same dtype and shape as a (may be broadcast)
+  void* lse;          // per row: complex, or real (float/double) with sign
+  void* sign;         // optional, per row, complex: then lse is real
+};
+void complex_logsumexp(const ComplexLseTask& t, int64_t row_begin, int64_t row_end) noexcept;
+
 // ---------------------------------------------------------------------------
 // Integrations: gradient-boosting objectives (kernels/objectives.h).
 // See Note [Boosting objectives] for the formulas.

@@ -48,6 +48,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 
 import logitloss as _ll  # the public functions (the package is initialised first)
 
+from ._complex_lse import complex_dtype
 from ._family import LossFamily, make_function
 from ._options import check_ignore_index, check_reduction
 from ._scalars import ieee_div
@@ -142,8 +143,9 @@ def logsumexp(
     Axes within one chunk run the in-memory function per chunk. Axes that
     span chunks are not rechunked: each chunk's log-sum-exp and sign are
     combined by a log-sum-exp of the partial results (weighted by their
-    signs), exact up to the partials' rounding. Returns a Dask array (and
-    its sign with ``return_sign``).
+    signs), exact up to the partials' rounding. Complex input works the same
+    way: each chunk's complex log-sum is combined by a complex log-sum-exp
+    of them. Returns a Dask array (and its sign with ``return_sign``).
 
     Examples
     --------
@@ -157,11 +159,12 @@ def logsumexp(
     """
     func = "logsumexp"
     x = _dask(a, func, "a")
-    bb = None
-    if b is None:
+    bb = None if b is None else _dask(b, func, "b")
+    if x.dtype.kind == "c" or (bb is not None and bb.dtype.kind == "c"):
+        return _complex_logsumexp(x, axis, bb, keepdims, return_sign)
+    if bb is None:
         dtype = compute_dtype(x.dtype, func, "a")
     else:
-        bb = _dask(b, func, "b")
         dtype = result_float(x.dtype, bb.dtype, func=func, args=("a", "b"))
         x, bb = _broadcast_pair(func, x, bb, ("a", "b"))
     if x.ndim == 0:  # SciPy treats a scalar as a 1-element vector
@@ -185,6 +188,32 @@ def logsumexp(
         lse, sign = _lse_map(parts, part_sign, axes, return_sign, part_dtype)
         lse = lse.astype(dtype)
         sign = None if sign is None else sign.astype(dtype)
+    if not keepdims:
+        lse = _scalar_if_0d(lse.squeeze(axis=axes))
+        sign = None if sign is None else _scalar_if_0d(sign.squeeze(axis=axes))
+    return (lse, sign) if return_sign else lse
+
+
+def _complex_logsumexp(x: da.Array, axis: Any, bb: da.Array | None, keepdims: bool,
+                       return_sign: bool) -> Any:
+    """logsumexp of complex input. Over axes that span chunks, each chunk's
+    complex log-sum z_i = log(S_i) is combined by a complex logsumexp of the
+    z_i (exp(z_i) = S_i), exact up to the rounding of the z_i; special values
+    (infinite or NaN sums) pass through exp(log(.)) as in SciPy's direct path."""
+    func = "logsumexp"
+    dtype = complex_dtype(x.dtype, None if bb is None else bb.dtype, func)
+    if bb is not None:
+        x, bb = _broadcast_pair(func, x, bb, ("a", "b"))
+    if x.ndim == 0:
+        x = x.reshape(1)
+        bb = None if bb is None else bb.reshape(1)
+    axes = normalize_axes(axis, x.ndim, func)
+    if not all(x.numblocks[d] == 1 for d in axes):
+        parts, _ = _lse_map(x, bb, axes, False, dtype)
+        x, bb = parts.rechunk({d: -1 for d in axes}), None
+    lse, sign = _lse_map(x, bb, axes, return_sign, dtype)
+    if return_sign:  # stacked with the (complex) sign: the value is real
+        lse = lse.real
     if not keepdims:
         lse = _scalar_if_0d(lse.squeeze(axis=axes))
         sign = None if sign is None else _scalar_if_0d(sign.squeeze(axis=axes))
