@@ -13,9 +13,10 @@
 // log]) for every p in [0, 1]; -p is exact. So near p = 0 and p = 1 the loss
 // keeps its relative accuracy: a hard target's loss is one of the two logs
 // negated, a soft target's a sum of two terms of the same sign (no
-// cancellation); tested against mpmath at every SIMD level (float32 within
-// 4 ULP). 1 - p is exact for p >= 1/2 (Sterbenz), so the gradient's
-// denominator is accurate too.
+// cancellation): measured against mpmath at every SIMD level over p from
+// the smallest subnormal to 1/2 and from 1/2 to 1 - eps, max 1.7 ULP
+// (float32) and 2.0 ULP (float64); tests hold it to 2.5. 1 - p is exact for
+// p >= 1/2 (Sterbenz), so the gradient's denominator is accurate too.
 // Range: torch raises for p or y outside [0, 1] or NaN; ElementwiseOp's
 // kProbabilities makes the driver flag them, and the caller raises.
 // 16-bit storage is computed in float like every kernel here, so eps is

@@ -62,8 +62,8 @@ def operands(
     dtype = compute_dtype(x.dtype, func, "input")
     x = _cast(x, dtype, func, "input")
     if target_broadcasts:
-        y = _broadcast_operand(target, x.shape, dtype, func, "target")
-        assert y is not None  # as_array refuses None
+        y = _broadcast_operand(as_array(target, func, "target"), x.shape, dtype, func, "target")
+        assert y is not None
     else:
         y = as_array(target, func, "target")
         if y.shape != x.shape:
@@ -222,7 +222,7 @@ class ElementwiseCall:
         value = a[~((a >= 0) & (a <= 1))].flat[0]
         return ValueError(
             f"{self.func}: all elements of {name} should be between 0 and 1 "
-            f"(probabilities, as torch requires); found {value}"
+            f"(probabilities, as torch requires); found {value!s}"
         )
 
     def _run(self, want_loss: bool, want_grad: bool, grad_output: Any = None,

@@ -198,8 +198,11 @@ def _complex_logsumexp(x: da.Array, axis: Any, bb: da.Array | None, keepdims: bo
                        return_sign: bool) -> Any:
     """logsumexp of complex input. Over axes that span chunks, each chunk's
     complex log-sum z_i = log(S_i) is combined by a complex logsumexp of the
-    z_i (exp(z_i) = S_i), exact up to the rounding of the z_i; special values
-    (infinite or NaN sums) pass through exp(log(.)) as in SciPy's direct path."""
+    z_i (exp(z_i) = S_i), exact up to the rounding of the z_i. Special values
+    pass through exp(log(.)) as through SciPy's direct path, with one
+    difference: a chunk whose weighted sum is infinite has a NaN phase and so
+    (SciPy's rule) a NaN log-sum, which makes the combined value NaN where the
+    in-memory function's ``return_sign`` value is inf."""
     func = "logsumexp"
     dtype = complex_dtype(x.dtype, None if bb is None else bb.dtype, func)
     if bb is not None:
