@@ -482,6 +482,8 @@ py::array vector_math(const std::string& name, const py::array& x) {
     t.op = VecMathOp::exp_nonpos;
   else if (name == "log1p_unit")  // domain [0, 1]
     t.op = VecMathOp::log1p_unit;
+  else if (name == "log1p_nonpos_half")  // domain [-1/2, 0]
+    t.op = VecMathOp::log1p_nonpos_half;
   else if (name == "tanh")  // double only
     t.op = VecMathOp::tanh;
   else if (name == "sech2")  // double only: 1 - tanh^2

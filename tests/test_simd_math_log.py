@@ -171,3 +171,24 @@ def test_log1p_unit_within_log1p_bound(level: str, dtype: str) -> None:
         ref = np.array([float(mpmath.log1p(mpmath.mpf(float(v)))) for v in x]).astype(dtype)
     np.testing.assert_array_max_ulp(got, ref, maxulp=BOUNDS[("log1p", dtype)])
     assert np.isnan(_core._vector_math("log1p_unit", np.array([np.nan], dtype))[0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_log1p_nonpos_half_within_log_bound(level: str, dtype: str) -> None:
+    # log1p_nonpos_half: BCE on probabilities' log1p(-min(p, 1 - p)), from
+    # the argument itself (1 + z is never rounded): log's bound, 1 ULP.
+    rng = np.random.default_rng(20261203)
+    info = np.finfo(dtype)
+    x = -np.concatenate(
+        [
+            rng.uniform(0, 0.5, 2000),
+            np.exp(-rng.uniform(np.log(2), 700 if dtype == "float64" else 100, 1000)),
+            [0.0, 0.5, info.eps, info.eps / 2, info.smallest_subnormal,
+             1 - np.sqrt(0.5), np.nextafter(1 - np.sqrt(0.5), 1)],
+        ]
+    ).astype(dtype)
+    got = _core._vector_math("log1p_nonpos_half", x)
+    with mpmath.workdps(50):
+        ref = np.array([float(mpmath.log1p(mpmath.mpf(float(v)))) for v in x]).astype(dtype)
+    np.testing.assert_array_max_ulp(got, ref, maxulp=BOUNDS[("log", dtype)])
+    assert np.isnan(_core._vector_math("log1p_nonpos_half", np.array([np.nan], dtype))[0])

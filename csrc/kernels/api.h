@@ -109,6 +109,7 @@ struct CeKernels {
 enum class VecMathOp : int32_t {
   log = 0, log1p = 1, exp = 2, exp_nonpos = 3, log1p_unit = 4,
   tanh = 5, sech2 = 6,  // double only
+  log1p_nonpos_half = 7,
 };
 
 // Test-only: out[i] = op(x[i]) with the ISA's vector math, contiguous n.

@@ -163,6 +163,7 @@ inline V vector_math_op(VecMathOp op, V v) {
     case VecMathOp::log1p: return log1p_v(v);
     case VecMathOp::exp: return exp_v(v);
     case VecMathOp::exp_nonpos: return exp_nonpos(v);
+    case VecMathOp::log1p_nonpos_half: return log1p_nonpos_half(v);
     case VecMathOp::log1p_unit: {
       const V u = F(1) + v;
       return log1p_unit(v, u, F(1) / u);
