@@ -9,7 +9,13 @@ import numpy as np
 
 from . import _core
 from ._typing import Axis, FloatResult, InexactResult
-from ._validation import broadcast_to_shape, class_layout, compute_dtype, dtype_name, normalize_axes
+from ._validation import (
+    broadcast_shape,
+    broadcast_to_shape,
+    compute_dtype,
+    dtype_name,
+    reduction_layout,
+)
 
 _COMPLEX: dict[int, np.dtype] = {8: np.dtype(np.complex64), 16: np.dtype(np.complex128)}
 
@@ -50,19 +56,10 @@ def logsumexp(func: str, x: np.ndarray, b: np.ndarray | None, axis: Axis, keepdi
     real = np.dtype(np.float32 if dtype == np.complex64 else np.float64)
     x = _as_complex(x, dtype)
     if b is not None:
-        try:
-            shape = np.broadcast_shapes(x.shape, b.shape)
-        except ValueError:
-            raise ValueError(
-                f"{func}: b with shape {b.shape} does not broadcast against a "
-                f"with shape {x.shape}"
-            ) from None
+        shape = broadcast_shape(func, x, b)
         x = broadcast_to_shape(x, shape)
         b = broadcast_to_shape(_as_complex(b, dtype), shape)
-    if x.ndim == 0:  # SciPy treats a scalar as a 1-element vector
-        x = x.reshape(1)
-        b = None if b is None else b.reshape(1)
-    layout = class_layout(x.shape, normalize_axes(axis, x.ndim, func))
+    x, b, layout = reduction_layout(func, x, b, axis)
     lse = np.empty(layout.reduced_shape, real if return_sign else dtype)
     sign = np.empty(layout.reduced_shape, dtype) if return_sign else None
     _core.logsumexp_complex(layout.view3(x), None if b is None else layout.view3(b), lse, sign)

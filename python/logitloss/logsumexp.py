@@ -20,10 +20,12 @@ from ._validation import (
     ClassLayout,
     as_array,
     as_float,
+    broadcast_shape,
     broadcast_to_shape,
     class_layout,
     compute_dtype,
     normalize_axes,
+    reduction_layout,
     result_float,
 )
 
@@ -54,20 +56,11 @@ def _lse_operands(
     else:
         barr = b if isinstance(b, np.ndarray) else as_array(b, func, "b")
         dtype = result_float(x.dtype, barr.dtype, func=func, args=("a", "b"))
-        try:
-            shape = np.broadcast_shapes(x.shape, barr.shape)
-        except ValueError:
-            raise ValueError(
-                f"{func}: b with shape {barr.shape} does not broadcast against a "
-                f"with shape {x.shape}"
-            ) from None
+        shape = broadcast_shape(func, x, barr)
         a_float = as_float(x, func, "a", dtype)
         x = broadcast_to_shape(a_float, shape)
         bb = broadcast_to_shape(as_float(barr, func, "b", dtype), shape)
-    if x.ndim == 0:
-        x = x.reshape(1)
-        bb = None if bb is None else bb.reshape(1)
-    layout = class_layout(x.shape, normalize_axes(axis, x.ndim, func))
+    x, bb, layout = reduction_layout(func, x, bb, axis)
     return x, bb, a_float, layout
 
 
