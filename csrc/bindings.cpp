@@ -509,67 +509,108 @@ py::array vector_math(const std::string& name, const py::array& x) {
   return out;
 }
 // ---------------------------------------------------------------------------
-// Integrations: gradient-boosting objectives. The Python layer has checked the
-// labels' range and the weights; here only memory-safety facts are checked.
+// Integrations: gradient-boosting objectives. The Python layer has checked
+// the shapes and parameters; labels and weights are read in their own dtype
+// and checked by the kernels, which report the first bad row of each.
 
-void softmax_objective(const py::array& x, const py::array& labels, const py::object& weight,
-                       py::array& grad, py::array& hess, int hessian) {
+// A 1-D per-row buffer of `rows` values (null when `a` is None).
+RowValues row_values(const py::object& obj, int64_t rows, const char* what) {
+  RowValues v;
+  if (obj.is_none()) return v;
+  const py::array a = py::reinterpret_borrow<py::array>(obj);
+  const py::dtype dt = a.dtype();
+  const char kind = dt.kind();
+  const auto size = dt.itemsize();
+  if (kind == 'f' && size == 4) v.kind = ValueKind::f32;
+  else if (kind == 'f' && size == 8) v.kind = ValueKind::f64;
+  else if (kind == 'i' && size == 4) v.kind = ValueKind::i32;
+  else if (kind == 'i' && size == 8) v.kind = ValueKind::i64;
+  else if ((kind == 'b' || kind == 'u') && size == 1) v.kind = ValueKind::u8;
+  else throw py::type_error(std::string("logitloss._core: unsupported ") + what + " dtype");
+  if (a.ndim() != 1 || a.shape(0) != rows || a.strides(0) % size != 0)
+    throw py::value_error(std::string("logitloss._core: ") + what + " must be 1-D, one per row");
+  v.data = a.data();
+  v.stride = a.strides(0) / static_cast<int64_t>(size);
+  return v;
+}
+
+py::tuple bad_rows(int64_t label, int64_t weight) {
+  return py::make_tuple(label == INT64_MAX ? -1 : label, weight == INT64_MAX ? -1 : weight);
+}
+
+FocalParams focal_params(bool focal, double alpha, double gamma) {
+  FocalParams f;
+  f.on = focal;
+  f.alpha = alpha;
+  f.gamma = gamma;
+  return f;
+}
+
+py::tuple softmax_objective(const py::array& x, const py::object& labels, const py::object& weight,
+                            py::array& grad, py::array& hess, int hessian, bool focal,
+                            double gamma, const py::object& class_alpha) {
   SoftmaxObjTask t{};
   t.dtype = dtype_of(x);
-  if (hessian < 0 || hessian > 2) throw py::value_error("logitloss._core: bad hessian kind");
+  if (hessian < 0 || hessian > 3) throw py::value_error("logitloss._core: bad hessian kind");
   t.hessian = static_cast<HessianKind>(hessian);
   t.x = in_view(x, "x");
   const int64_t rows = t.x.outer * t.x.inner;
-  if (labels.dtype().kind() != 'i' || labels.itemsize() != 8 ||
-      !(labels.flags() & py::array::c_style) || labels.size() != rows)
-    throw py::value_error("logitloss._core: labels must be a contiguous int64 row buffer");
-  t.labels = static_cast<const int64_t*>(labels.data());
-  if (!weight.is_none()) {
-    py::array w = py::reinterpret_borrow<py::array>(weight);
-    require_same_dtype(w, x, "weight");
-    if (!(w.flags() & py::array::c_style) || w.size() != rows)
-      throw py::value_error("logitloss._core: weight must be a contiguous row buffer");
-    t.weight = w.data();
+  t.labels = row_values(labels, rows, "labels");
+  if (!t.labels.data && rows) throw py::value_error("logitloss._core: labels are required");
+  t.weight = row_values(weight, rows, "weight");
+  if (t.weight.data && t.weight.kind != ValueKind::f32 && t.weight.kind != ValueKind::f64)
+    throw py::type_error("logitloss._core: weight must be float32 or float64");
+  t.focal = focal_params(focal, -1.0, gamma);
+  py::array alpha;
+  if (!class_alpha.is_none()) {
+    alpha = py::reinterpret_borrow<py::array>(class_alpha);
+    if (!py::isinstance<py::array_t<double>>(alpha) || !(alpha.flags() & py::array::c_style) ||
+        alpha.size() != t.x.classes)
+      throw py::value_error("logitloss._core: class_alpha must be contiguous float64, one per class");
+    t.focal.class_alpha = static_cast<const double*>(alpha.data());
   }
   require_same_dtype(grad, x, "grad");
   require_same_dtype(hess, x, "hess");
   t.grad = out_view(grad, x, "grad");
   t.hess = out_view(hess, x, "hess");
+  int64_t bad_label = INT64_MAX, bad_weight = INT64_MAX;
+  t.bad_label = &bad_label;
+  t.bad_weight = &bad_weight;
   run_rows(t, kernels().softmax_objective, rows, t.x.classes);
+  return bad_rows(bad_label, bad_weight);
 }
 
-// A 1-D array of x's dtype with n elements; returns its data and stride.
-const void* vector_of(const py::array& a, const py::array& x, int64_t n, int64_t& stride,
-                      const char* what) {
-  require_same_dtype(a, x, what);
-  if (a.ndim() != 1 || a.shape(0) != n || a.strides(0) % a.itemsize() != 0)
-    throw py::value_error(std::string("logitloss._core: ") + what +
-                          " must be 1-D of the margins' size");
-  stride = a.strides(0) / static_cast<int64_t>(a.itemsize());
-  return a.data();
-}
-
-void logistic_objective(const py::array& x, const py::array& y, const py::object& weight,
-                        py::array& grad, py::array& hess) {
+py::tuple logistic_objective(const py::array& x, const py::object& y, const py::object& weight,
+                             py::array& grad, py::array& hess, int hessian, bool focal,
+                             double alpha, double gamma) {
   LogisticObjTask t{};
   t.dtype = dtype_of(x);
-  if (x.ndim() != 1) throw py::value_error("logitloss._core: x must be 1-D");
+  if (hessian < 0 || hessian > 3) throw py::value_error("logitloss._core: bad hessian kind");
+  t.hessian = static_cast<HessianKind>(hessian);
+  if (x.ndim() != 1 || x.strides(0) % x.itemsize() != 0)
+    throw py::value_error("logitloss._core: x must be 1-D");
   const int64_t n = x.shape(0);
-  t.x = vector_of(x, x, n, t.s_x, "x");
-  t.y = vector_of(y, x, n, t.s_y, "y");
-  int64_t s = 0;
-  if (!weight.is_none()) {
-    t.weight = vector_of(py::reinterpret_borrow<py::array>(weight), x, n, s, "weight");
-    if (s != 1 && n > 1) throw py::value_error("logitloss._core: weight must be contiguous");
-  }
+  t.x = x.data();
+  t.s_x = x.strides(0) / static_cast<int64_t>(x.itemsize());
+  t.y = row_values(y, n, "y");
+  if (!t.y.data && n) throw py::value_error("logitloss._core: labels are required");
+  t.weight = row_values(weight, n, "weight");
+  if (t.weight.data && t.weight.kind != ValueKind::f32 && t.weight.kind != ValueKind::f64)
+    throw py::type_error("logitloss._core: weight must be float32 or float64");
+  t.focal = focal_params(focal, alpha, gamma);
   for (py::array* out : {&grad, &hess}) {
-    vector_of(*out, x, n, s, "out");
-    if ((s != 1 && n > 1) || !out->writeable())
-      throw py::value_error("logitloss._core: grad and hess must be contiguous and writable");
+    require_same_dtype(*out, x, "out");
+    if (out->ndim() != 1 || out->shape(0) != n || !(out->flags() & py::array::c_style) ||
+        !out->writeable())
+      throw py::value_error("logitloss._core: grad and hess must be contiguous, writable, 1-D");
   }
   t.grad = grad.mutable_data();
   t.hess = hess.mutable_data();
+  int64_t bad_label = INT64_MAX, bad_weight = INT64_MAX;
+  t.bad_label = &bad_label;
+  t.bad_weight = &bad_weight;
   run_rows(t, kernels().logistic_objective, n, 1);
+  return bad_rows(bad_label, bad_weight);
 }
 // ---------------------------------------------------------------------------
 
@@ -617,9 +658,11 @@ PYBIND11_MODULE(_core, m) {
         py::arg("ignore_index"), py::arg("has_ignore"));
   // Integrations: gradient-boosting objectives.
   m.def("softmax_objective", &softmax_objective, py::arg("x"), py::arg("labels"), py::arg("weight"),
-        py::arg("grad"), py::arg("hess"), py::arg("hessian"));
+        py::arg("grad"), py::arg("hess"), py::arg("hessian"), py::arg("focal"), py::arg("gamma"),
+        py::arg("class_alpha"));
   m.def("logistic_objective", &logistic_objective, py::arg("x"), py::arg("y"), py::arg("weight"),
-        py::arg("grad"), py::arg("hess"));
+        py::arg("grad"), py::arg("hess"), py::arg("hessian"), py::arg("focal"), py::arg("alpha"),
+        py::arg("gamma"));
   m.def("get_num_threads", &get_num_threads);
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("simd_levels_built", &simd_levels_built);

@@ -65,3 +65,12 @@ def test_loss_object_follows_the_declaration(name):
     assert getattr(obj, first) is not None
     with pytest.raises(TypeError):
         cls(bogus=1)
+
+
+def test_linear_cross_entropy_trios_share_one_signature():
+    lld = pytest.importorskip("logitloss.dask")
+    for suffix in ("", "_grad", "_value_and_grad"):
+        name = "linear_cross_entropy" + suffix
+        assert parameters(getattr(ll, name)) == parameters(getattr(lld, name))
+        assert name in ll.__all__
+        assert name in lld.__all__

@@ -318,7 +318,8 @@ def test_logistic_errors():
 
 @pytest.mark.parametrize("factory", [obj.xgboost_objective, obj.lightgbm_objective])
 def test_adapter_names_are_checked(factory):
-    with pytest.raises(ValueError, match=r"name must be 'softmax' or 'logistic', not 'softprob'"):
+    with pytest.raises(ValueError, match=r"name must be one of 'softmax', 'logistic', 'focal', "
+                                         r"'softmax_focal', not 'softprob'"):
         factory("softprob")
 
 
@@ -473,6 +474,7 @@ def test_every_simd_level_agrees_with_baseline():
     from logitloss import _core
 
     x = (rng.standard_normal((301, 13)) * 4).astype(np.float32)
+    x64 = x.astype(np.float64)
     xt = np.asfortranarray(x)
     labels = rng.integers(0, 13, 301)
     w = rng.uniform(0, 2, 301)
@@ -485,12 +487,18 @@ def test_every_simd_level_agrees_with_baseline():
                 *obj.softmax(x, labels, w),
                 *obj.softmax(xt, labels, w, hessian="lightgbm"),
                 *obj.logistic(x[:, 0], labels > 5, w),
+                *obj.softmax_focal(x64, labels, w),
+                *obj.softmax_focal(x[:, :4], labels % 4, alpha=0.3, gamma=1.5),
+                *obj.softmax_focal(x64[:, :3].T.copy().T, labels % 3, gamma=0.5),  # row blocks
+                *obj.focal(x64[:, 0], labels > 5, w, gamma=1.5),
             ]
     finally:
         _core.set_simd_level(level)
     for name, arrays in results.items():
         for a, b in zip(arrays, results["baseline"]):
-            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7, err_msg=name)
+            tol = dict(rtol=1e-6, atol=1e-7) if a.dtype == np.float32 else dict(rtol=1e-12,
+                                                                                 atol=1e-15)
+            np.testing.assert_allclose(a, b, err_msg=name, **tol)
 
 
 def test_boosting_example_reaches_the_builtin_log_loss():
@@ -536,3 +544,20 @@ def test_properties_hold_for_arbitrary_margins():
         np.testing.assert_allclose(h, p * (1 - p), atol=1e-15)
 
     check()
+
+
+def test_objectives_is_a_lazy_attribute_of_logitloss():
+    """API.md: `logitloss.objectives` works after `import logitloss` alone, and
+    importing either never imports XGBoost or LightGBM."""
+    import subprocess
+    import sys
+
+    code = ("import sys, logitloss; f = logitloss.objectives.focal; "
+            "assert logitloss.objectives is sys.modules['logitloss.objectives']; "
+            "assert 'xgboost' not in sys.modules and 'lightgbm' not in sys.modules; "
+            "logitloss.no_such_name")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert "AttributeError: module 'logitloss' has no attribute 'no_such_name'" in proc.stderr
+    assert proc.stdout == ""
+

@@ -82,6 +82,9 @@ def _child_results(conn):
 
 
 @pytest.mark.usefixtures("threads")
+# JAX, once a test has used it (test_array_inputs.py), warns at every fork
+# about its own threads; the child never touches JAX.
+@pytest.mark.filterwarnings(r"ignore:os\.fork\(\) was called:RuntimeWarning")
 def test_a_forked_child_computes_with_a_fresh_pool():
     import multiprocessing
 

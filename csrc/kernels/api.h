@@ -164,33 +164,62 @@ struct ComplexLseTask {
 void complex_logsumexp(const ComplexLseTask& t, int64_t row_begin, int64_t row_end) noexcept;
 
 // ---------------------------------------------------------------------------
-// Integrations: gradient-boosting objectives (kernels/objectives.h).
-// See Note [Boosting objectives] for the formulas.
+// Integrations: gradient-boosting objectives (kernels/objectives.h,
+// kernels/focal_objectives.h). See Note [Boosting objectives] and Note
+// [Focal objective] for the formulas.
 
-// Diagonal-Hessian convention of the softmax objective.
-enum class HessianKind : int32_t { xgboost = 0, lightgbm = 1, exact = 2 };
+// Diagonal-Hessian convention: the softmax objective's xgboost / lightgbm /
+// exact, and the focal objectives' floored (max(h, 1e-16)) / exact.
+enum class HessianKind : int32_t { xgboost = 0, lightgbm = 1, exact = 2, floored = 3 };
+
+// The dtype of a per-row label or weight buffer (read as is, no copy).
+enum class ValueKind : int32_t { f32 = 0, f64 = 1, i32 = 2, i64 = 3, u8 = 4 };
+
+// One value per row, `stride` elements apart; `data` null when absent.
+struct RowValues {
+  const void* data = nullptr;
+  ValueKind kind = ValueKind::f64;
+  int64_t stride = 0;
+};
+
+// Focal parameters: loss = -a_t (1 - p_t)^gamma log p_t (Note [Focal objective]).
+struct FocalParams {
+  bool on = false;
+  double gamma = 0;
+  double alpha = -1;                  // binary: torchvision's alpha (< 0: none)
+  const double* class_alpha = nullptr;  // softmax: a_t = class_alpha[t], or 1 when null
+};
 
 // Softmax objective over the class axis: per row, grad and hess of the
-// weighted log-loss with respect to the margins x.
+// weighted log-loss (or focal loss) with respect to the margins x.
 struct SoftmaxObjTask {
   DType dtype;
   HessianKind hessian;
   View3 x;
-  const int64_t* labels;  // per row, in [0, classes); classes < 2^31
-  const void* weight;     // optional, per row, dtype
+  RowValues labels;       // class ids: integers, or floats holding integers
+  RowValues weight;       // optional, float32 or float64
   MutView3 grad, hess;    // shaped like x
+  FocalParams focal;
+  // The lowest row whose label is not a class id in [0, classes) or whose
+  // weight is negative or not finite; the caller sets both to INT64_MAX.
+  int64_t* bad_label = nullptr;
+  int64_t* bad_weight = nullptr;
 };
 
-// Logistic objective, elementwise over n = row_end rows of one element each.
+// Logistic (or binary focal) objective, elementwise over n = row_end rows of
+// one element each.
 struct LogisticObjTask {
   DType dtype;
-  const void* x;       // margins, stride s_x
+  HessianKind hessian;  // focal only (the logistic objective floors at 1e-16)
+  const void* x;        // margins, stride s_x
   int64_t s_x;
-  const void* y;       // labels in [0, 1], dtype, stride s_y
-  int64_t s_y;
-  const void* weight;  // optional, contiguous, dtype
-  void* grad;          // contiguous, dtype
-  void* hess;          // contiguous, dtype
+  RowValues y;          // labels in [0, 1]
+  RowValues weight;     // optional, float32 or float64
+  void* grad;           // contiguous, dtype
+  void* hess;           // contiguous, dtype
+  FocalParams focal;
+  int64_t* bad_label = nullptr;   // lowest row with a label outside [0, 1] (or NaN)
+  int64_t* bad_weight = nullptr;  // as SoftmaxObjTask
 };
 
 using SoftmaxObjKernel = void (*)(const SoftmaxObjTask&, int64_t, int64_t) noexcept;

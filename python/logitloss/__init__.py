@@ -3,7 +3,9 @@ BCE-with-logits losses and their gradients for NumPy."""
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 from .binary import (
     binary_cross_entropy,
@@ -91,5 +93,27 @@ __all__ = [
     "set_num_threads",
     "build_info",
 ]
+
+# Submodules reachable as attributes, imported on first use (PEP 562):
+# `ll.objectives.softmax` works after a bare `import logitloss`, which itself
+# never imports Dask (logitloss.dask) or a boosting library. They stay out of
+# __all__, so `from logitloss import *` does not import them either.
+_LAZY_SUBMODULES = ("objectives", "dask")
+
+if TYPE_CHECKING:
+    from . import dask as dask
+    from . import objectives as objectives
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_SUBMODULES:
+        # Binds the submodule as a package attribute: later lookups are direct.
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))
+
 
 _configure_from_environment()

@@ -68,10 +68,21 @@ def softmax_objective(
     grad: _Array,
     hess: _Array,
     hessian: int,
-) -> None: ...
+    focal: bool,
+    gamma: float,
+    class_alpha: npt.NDArray[np.float64] | None,
+) -> tuple[int, int]: ...
 def logistic_objective(
-    x: _Array, y: _Array, weight: _Array | None, grad: _Array, hess: _Array
-) -> None: ...
+    x: _Array,
+    y: _Array,
+    weight: _Array | None,
+    grad: _Array,
+    hess: _Array,
+    hessian: int,
+    focal: bool,
+    alpha: float,
+    gamma: float,
+) -> tuple[int, int]: ...
 
 # --- runtime
 def row_sum(a: npt.NDArray[np.float64]) -> float: ...

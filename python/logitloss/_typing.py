@@ -1,6 +1,7 @@
 """Type aliases of the public API (annotations only; no runtime behaviour).
 
-Inputs are anything ``np.asarray`` accepts (``ArrayLike``). Results are
+Inputs are anything ``np.asarray`` accepts (``ArrayLike``), and DLPack
+exporters and PyTorch tensors (``_validation.as_array``). Results are
 NumPy floating arrays, or NumPy floating scalars where a reduction (or a 0-d
 input) leaves no axes, as in NumPy and SciPy.
 """

@@ -8,8 +8,9 @@ array of a kernel dtype (float32, float64, float16, bfloat16) seen as an
 from __future__ import annotations
 
 import operator
+import sys
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -36,14 +37,72 @@ def is_kernel_float(dtype: np.dtype) -> bool:
     return known
 
 
+# np.from_dlpack; NumPy 1.22 calls it np._from_dlpack.
+_from_dlpack = getattr(np, "from_dlpack", None) or getattr(np, "_from_dlpack", None)
+# NumPy < 1.24 turns a ragged sequence into an object array (which
+# compute_dtype rejects) after this warning: an exception where warnings are
+# errors, caught like NumPy >= 1.24's ValueError.
+_RAGGED_WARNING = getattr(np, "exceptions", np).VisibleDeprecationWarning
+_NOT_AN_ARRAY = (TypeError, ValueError, BufferError, RuntimeError, _RAGGED_WARNING)
+
+
 def as_array(value: object, func: str, arg: str) -> np.ndarray:
-    """np.asarray with a TypeError naming the argument for non-arrays."""
+    """`value` as an ndarray, sharing its memory wherever the memory allows,
+    with a TypeError naming the argument for non-arrays.
+
+    ndarrays pass as they are. Other CPU arrays are read where they lie:
+    PyTorch tensors (through a detached view when they require grad),
+    DLPack exporters (``__dlpack__``: JAX arrays, ...), then anything
+    ``np.asarray`` takes (``__array__``, the buffer protocol, nested
+    sequences). The result may be a view of the caller's memory: it is only
+    ever read (views of other libraries' memory are made read-only).
+    """
+    if type(value) is np.ndarray:
+        return value
     if value is None:
         raise TypeError(f"{func}: {arg} must be an array, not None")
     try:
-        return np.asarray(value)
-    except (TypeError, ValueError) as exc:  # ragged lists and the like
+        return _foreign_array(value)
+    except _NOT_AN_ARRAY as exc:  # ragged lists, other devices, ...
         raise TypeError(f"{func}: {arg} is not a valid numeric array ({exc})") from None
+
+
+def _foreign_array(value: object) -> np.ndarray:
+    if isinstance(value, np.ndarray):  # subclasses (np.matrix, masked): the data
+        return np.asarray(value)
+    torch = sys.modules.get("torch")  # never imported here: a tensor implies it
+    if torch is not None and isinstance(value, torch.Tensor):
+        return _read_only(_torch_array(value, torch))
+    if _from_dlpack is not None and hasattr(type(value), "__dlpack__"):
+        try:
+            return _read_only(_from_dlpack(value))
+        except (TypeError, ValueError, BufferError, RuntimeError):
+            # A dtype NumPy's DLPack import lacks (bfloat16) or a device it
+            # cannot read: the object's own __array__ may still convert it.
+            if not hasattr(type(value), "__array__"):
+                raise
+    return np.asarray(value)
+
+
+def _read_only(view: np.ndarray) -> np.ndarray:
+    """A new view of another library's memory, made read-only: nothing here
+    may write to the caller's data, and NumPy now enforces it."""
+    view.flags.writeable = False
+    return view
+
+
+def _torch_array(tensor: Any, torch: Any) -> np.ndarray:
+    """A CPU tensor's memory as an ndarray (no copy; torch's error for other
+    devices)."""
+    if tensor.requires_grad:
+        tensor = tensor.detach()  # the same memory, outside the autograd graph
+    if tensor.dtype == torch.bfloat16:  # NumPy has no bfloat16; ml_dtypes does
+        try:
+            from ml_dtypes import bfloat16
+        except ImportError:
+            raise TypeError("torch.bfloat16 needs ml_dtypes (pip install ml_dtypes)") from None
+        return tensor.view(torch.int16).numpy().view(bfloat16)  # type: ignore[no-any-return]
+    return tensor.numpy()  # type: ignore[no-any-return]
 
 
 def compute_dtype(dtype: np.dtype, func: str, arg: str) -> np.dtype:

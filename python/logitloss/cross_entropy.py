@@ -168,11 +168,11 @@ def _operands(
 
 def _unreduced(loss: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """The float64 per-row losses in the result dtype (a new array unless it
-    is float64)."""
+    is float64); a loss beyond the dtype's range is inf, with NumPy's cast
+    warning under the caller's np.errstate."""
     if dtype == _FLOAT64:
         return loss
-    with np.errstate(over="ignore"):  # a loss beyond the dtype's range is inf
-        return loss.astype(dtype)
+    return loss.astype(dtype)
 
 
 class _CrossEntropyCall:

@@ -51,7 +51,7 @@ import logitloss as _ll  # the public functions (the package is initialised firs
 from ._complex_lse import complex_dtype
 from ._family import LossFamily, make_function
 from ._options import check_ignore_index, check_reduction
-from ._scalars import ieee_div
+from ._scalars import as_scalar, ieee_div
 from ._validation import as_array, compute_dtype, normalize_axes, normalize_axis, result_float
 from .binary import BINARY_CROSS_ENTROPY, BINARY_CROSS_ENTROPY_WITH_LOGITS, SIGMOID_FOCAL_LOSS
 from .cross_entropy import CROSS_ENTROPY, NLL_LOSS
@@ -559,8 +559,7 @@ def _finish_total(mean: bool, dtype: np.dtype, den: float | None,
     """The reduced loss: the summed chunk sums, over the denominator for
     'mean' (`den` when the shapes fix it, else the summed chunk shares)."""
     value = ieee_div(totals[0], totals[1] if den is None else den) if mean else totals[0]
-    with np.errstate(over="ignore"):  # a float16 sum beyond 65504 is inf, as in memory
-        return dtype.type(value)  # a NumPy scalar, as the in-memory reduction returns
+    return as_scalar(dtype, value)  # as the in-memory reduction rounds (and warns)
 
 
 def _grad_none_block(fn: Callable[..., Any], n_inputs: int, kwargs: dict[str, Any],
@@ -1004,15 +1003,10 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 def _finish_linear(dtype: np.dtype, total: np.ndarray,
                    den: np.ndarray | None = None) -> Any:
     value = ieee_div(float(total), float(den)) if den is not None else float(total)
-    with np.errstate(over="ignore"):
-        return dtype.type(value)
+    return as_scalar(dtype, value)  # as the in-memory reduction rounds (and warns)
 
 
-def linear_cross_entropy(hidden: Any, weight: Any, target: Any, bias: Any = None, *,
-                         class_weight: Any = None, ignore_index: int = -100,
-                         reduction: str = "mean", label_smoothing: float = 0.0,
-                         softcap: float | None = None, z_loss: float = 0.0,
-                         chunk_size: int | None = None) -> Any:
+_LINEAR_DOCS = (
     """Lazy :func:`logitloss.linear_cross_entropy`: `hidden` and `target`
     chunked by rows (hidden's last axis whole), `weight` and `bias` whole in
     every task; each chunk runs the in-memory function, and reductions
@@ -1028,17 +1022,7 @@ def linear_cross_entropy(hidden: Any, weight: Any, target: Any, bias: Any = None
     >>> lazy = lld.linear_cross_entropy(da.from_array(h, chunks=(2, 3)), w, t)
     >>> bool(np.isclose(lazy.compute(), ll.linear_cross_entropy(h, w, t)))
     True
-    """
-    args = dict(locals())
-    return _LinearCall("linear_cross_entropy", args).value()
-
-
-def linear_cross_entropy_grad(hidden: Any, weight: Any, target: Any, bias: Any = None, *,
-                              class_weight: Any = None, ignore_index: int = -100,
-                              reduction: str = "mean", label_smoothing: float = 0.0,
-                              softcap: float | None = None, z_loss: float = 0.0,
-                              chunk_size: int | None = None,
-                              grad_output: Any = None) -> tuple[Any, Any, Any]:
+    """,
     """Lazy :func:`logitloss.linear_cross_entropy_grad`: ``d_hidden`` chunked
     like `hidden`; ``d_weight`` and ``d_bias`` summed across the chunks; a
     'mean' gradient computes the global denominator (from the targets) first.
@@ -1055,17 +1039,7 @@ def linear_cross_entropy_grad(hidden: Any, weight: Any, target: Any, bias: Any =
     >>> want = ll.linear_cross_entropy_grad(h, w, t)
     >>> bool(np.allclose(d_h, want[0]) and np.allclose(d_w, want[1]))
     True
-    """
-    args = dict(locals())
-    grad_output = args.pop("grad_output")
-    return _LinearCall("linear_cross_entropy_grad", args).grads(grad_output)
-
-
-def linear_cross_entropy_value_and_grad(hidden: Any, weight: Any, target: Any, bias: Any = None,
-                                        *, class_weight: Any = None, ignore_index: int = -100,
-                                        reduction: str = "mean", label_smoothing: float = 0.0,
-                                        softcap: float | None = None, z_loss: float = 0.0,
-                                        chunk_size: int | None = None) -> tuple[Any, Any]:
+    """,
     """Lazy ``(loss, (d_hidden, d_weight, d_bias))`` of
     :func:`logitloss.linear_cross_entropy`: one graph (compute them together).
 
@@ -1080,9 +1054,40 @@ def linear_cross_entropy_value_and_grad(hidden: Any, weight: Any, target: Any, b
     >>> loss, (d_h, d_w, d_b) = dask.compute(*lazy)
     >>> bool(np.isclose(loss, ll.linear_cross_entropy(h, w, t, b)))
     True
-    """
-    call = _LinearCall("linear_cross_entropy_value_and_grad", dict(locals()))
+    """,
+)
+
+
+def _lazy_linear(func: str, kind: str, args: dict[str, Any]) -> Any:
+    grad_output = args.pop("grad_output", None)
+    call = _LinearCall(func, args)
+    if kind == "value":
+        return call.value()
+    if kind == "grad":
+        return call.grads(grad_output)
     return call.value(), call.grads(None)
+
+
+def _lazy_linear_trio() -> tuple[Callable[..., Any], ...]:
+    """The lazy trio with logitloss.linear_cross_entropy's parameters."""
+    from .linear import GRAD_OUTPUT, PARAMETERS
+
+    fields = "{" + ", ".join(f"{p.name!r}: {p.name}" for p in PARAMETERS)
+    namespace = {"Any": Any, "_lazy_linear": _lazy_linear}
+    fns = []
+    for suffix, kind, extra, doc in (("", "value", [], _LINEAR_DOCS[0]),
+                                     ("_grad", "grad", [GRAD_OUTPUT], _LINEAR_DOCS[1]),
+                                     ("_value_and_grad", "both", [], _LINEAR_DOCS[2])):
+        name = "linear_cross_entropy" + suffix
+        args = fields + (", 'grad_output': grad_output}" if extra else "}")
+        fns.append(make_function(name, PARAMETERS + extra,
+                                 f"_lazy_linear({name!r}, {kind!r}, {args})", namespace, doc,
+                                 __name__, "Any"))
+    return tuple(fns)
+
+
+linear_cross_entropy, linear_cross_entropy_grad, linear_cross_entropy_value_and_grad = (
+    _lazy_linear_trio())
 
 
 __all__ += ["linear_cross_entropy", "linear_cross_entropy_grad",

@@ -23,14 +23,16 @@ threadpoolctl is installed (it is optional), else it keeps its own setting.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import operator
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 from . import _core
+from ._family import make_function
 from ._options import (
     check_ignore_index,
     check_reduction,
@@ -271,15 +273,15 @@ def _reduce(op: _Linear, loss: np.ndarray) -> Any:
         full = np.zeros(math.prod(op.lead_shape))
         full[op.rows] = loss
     if op.reduction == "none":
-        with np.errstate(over="ignore"):  # a loss beyond the dtype's range is inf
-            return full.astype(op.dtype).reshape(op.lead_shape)
+        # Beyond the dtype's range: inf, warned as NumPy's cast (as cross_entropy).
+        return full.astype(op.dtype).reshape(op.lead_shape)
     total = float(_core.row_sum(full))
     if op.reduction == "mean":
         total = ieee_div(total, op.denominator)
     return as_scalar(op.dtype, total)
 
 
-def linear_cross_entropy(
+def _linear_cross_entropy(
     hidden: Any,
     weight: Any,
     target: Any,
@@ -342,27 +344,9 @@ def linear_cross_entropy(
     >>> bool(np.isclose(loss, ll.cross_entropy(h @ w.T, t, axis=-1)))
     True
     """
-    op = _operands("linear_cross_entropy", hidden, weight, target, bias, class_weight,
-                   ignore_index, reduction, label_smoothing, softcap, z_loss, chunk_size)
-    return _run(op, want_loss=True, want_grad=False)[0]
 
 
-def linear_cross_entropy_grad(
-    hidden: Any,
-    weight: Any,
-    target: Any,
-    bias: Any = None,
-    *,
-    class_weight: Any = None,
-    ignore_index: int = -100,
-    reduction: str = "mean",
-    label_smoothing: float = 0.0,
-    softcap: float | None = None,
-    z_loss: float = 0.0,
-    chunk_size: int | None = None,
-    grad_output: Any = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Gradients of :func:`linear_cross_entropy`: ``(d_hidden, d_weight,
+_GRAD_DOC = """Gradients of :func:`linear_cross_entropy`: ``(d_hidden, d_weight,
     d_bias)``, shaped and typed like `hidden`, `weight` and `bias`
     (``d_bias`` is None without a bias). `grad_output` as for
     :func:`cross_entropy_grad`.
@@ -378,28 +362,8 @@ def linear_cross_entropy_grad(
     >>> bool(np.allclose(d_h, g @ w) and np.allclose(d_w, g.T @ h)), d_b is None
     (True, True)
     """
-    op = _operands("linear_cross_entropy_grad", hidden, weight, target, bias, class_weight,
-                   ignore_index, reduction, label_smoothing, softcap, z_loss, chunk_size)
-    grads = _run(op, want_loss=False, want_grad=True, grad_output=grad_output)[1]
-    assert grads is not None
-    return grads
 
-
-def linear_cross_entropy_value_and_grad(
-    hidden: Any,
-    weight: Any,
-    target: Any,
-    bias: Any = None,
-    *,
-    class_weight: Any = None,
-    ignore_index: int = -100,
-    reduction: str = "mean",
-    label_smoothing: float = 0.0,
-    softcap: float | None = None,
-    z_loss: float = 0.0,
-    chunk_size: int | None = None,
-) -> tuple[Any, tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
-    """``(loss, (d_hidden, d_weight, d_bias))`` of :func:`linear_cross_entropy`
+_VALUE_AND_GRAD_DOC = """``(loss, (d_hidden, d_weight, d_bias))`` of :func:`linear_cross_entropy`
     in one pass over the chunks: each chunk's logits are formed once.
 
     Examples
@@ -412,9 +376,49 @@ def linear_cross_entropy_value_and_grad(
     >>> d_h.shape, d_w.shape, d_b.shape
     ((4, 3), (10, 3), (10,))
     """
-    op = _operands("linear_cross_entropy_value_and_grad", hidden, weight, target, bias,
-                   class_weight, ignore_index, reduction, label_smoothing, softcap, z_loss,
-                   chunk_size)
-    value, grads = _run(op, want_loss=True, want_grad=True)
+
+
+def _value(func: str, *args: Any) -> Any:
+    return _run(_operands(func, *args), want_loss=True, want_grad=False)[0]
+
+
+def _grad(func: str, grad_output: Any, *args: Any) -> tuple[np.ndarray, np.ndarray,
+                                                             np.ndarray | None]:
+    grads = _run(_operands(func, *args), want_loss=False, want_grad=True,
+                 grad_output=grad_output)[1]
+    assert grads is not None
+    return grads
+
+
+def _value_and_grad(func: str, *args: Any) -> tuple[Any, tuple[np.ndarray, np.ndarray,
+                                                                np.ndarray | None]]:
+    value, grads = _run(_operands(func, *args), want_loss=True, want_grad=True)
     assert grads is not None
     return value, grads
+
+
+#: The trio's parameters (logitloss.dask's follow them too).
+PARAMETERS = list(inspect.signature(_linear_cross_entropy).parameters.values())
+GRAD_OUTPUT = inspect.Parameter("grad_output", inspect.Parameter.KEYWORD_ONLY, default=None,
+                                annotation="Any")
+
+
+def _trio() -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
+    """The three public functions, from _linear_cross_entropy's signature
+    (make_function: Note [Loss families])."""
+    args = ", ".join(p.name for p in PARAMETERS)
+    namespace = {**globals()}
+    name = "linear_cross_entropy"
+    return (
+        make_function(name, PARAMETERS, f"_value({name!r}, {args})", namespace,
+                      _linear_cross_entropy.__doc__, __name__, "Any"),
+        make_function(name + "_grad", [*PARAMETERS, GRAD_OUTPUT],
+                      f"_grad({name + '_grad'!r}, grad_output, {args})", namespace, _GRAD_DOC,
+                      __name__, "tuple[np.ndarray, np.ndarray, np.ndarray | None]"),
+        make_function(name + "_value_and_grad", PARAMETERS,
+                      f"_value_and_grad({name + '_value_and_grad'!r}, {args})", namespace,
+                      _VALUE_AND_GRAD_DOC, __name__, "tuple[Any, tuple[np.ndarray, ...]]"),
+    )
+
+
+linear_cross_entropy, linear_cross_entropy_grad, linear_cross_entropy_value_and_grad = _trio()
