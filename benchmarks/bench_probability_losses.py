@@ -1,5 +1,6 @@
 """binary_cross_entropy and kl_div, value and gradient, against the PyTorch
-compositions (forward + backward) and against the memory bus, one thread.
+compositions (forward + backward) and against the memory bus, one thread;
+and complex logsumexp against SciPy's.
 
 Every contender runs once per round, the rounds interleave them (a shared,
 loaded machine drifts between minutes), and each reported ratio is the
@@ -11,6 +12,9 @@ out=c)`` (one read, one write).
 
     python benchmarks/bench_probability_losses.py                  # 4096 x 32000 float32
     python benchmarks/bench_probability_losses.py --rows 256 --rounds 3   # a smoke run
+
+The complex logsumexp rows (1000 x 1000, axis=1) have no memory limit: the
+kernel is scalar code, compute-bound by design (complex input is rare).
 """
 
 from __future__ import annotations
@@ -74,9 +78,26 @@ def workloads(rows: int, cols: int) -> dict[str, dict[str, Fn]]:
         F.kl_div(leaf, tt, reduction="batchmean").backward()
         return leaf.grad
 
-    work["binary_cross_entropy value+grad"]["torch"] = torch_bce
-    work["kl_div value+grad (batchmean)"]["torch"] = torch_kl
-    work["kl_div grad only (batchmean)"]["torch"] = torch_kl  # autograd needs the forward
+    work["binary_cross_entropy value+grad"]["reference"] = torch_bce
+    work["kl_div value+grad (batchmean)"]["reference"] = torch_kl
+    work["kl_div grad only (batchmean)"]["reference"] = torch_kl  # autograd needs the forward
+    return work
+
+
+def complex_workloads(rows: int) -> dict[str, dict[str, Fn]]:
+    try:
+        import scipy.special as sp
+    except ImportError:
+        return {}
+    rng = np.random.default_rng(1)
+    work: dict[str, dict[str, Fn]] = {}
+    for dtype in (np.complex128, np.complex64):
+        z = (rng.normal(size=(rows, 1000)) * 3 + 1j * rng.uniform(-9, 9, (rows, 1000)))
+        z = z.astype(dtype)
+        work[f"logsumexp {np.dtype(dtype).name} {rows}x1000 axis=1 (vs SciPy)"] = {
+            "logitloss": lambda z=z: ll.logsumexp(z, axis=1),
+            "reference": lambda z=z: sp.logsumexp(z, axis=1),
+        }
     return work
 
 
@@ -91,9 +112,11 @@ def main() -> None:
     info = ll.build_info()
     print(f"{args.rows} x {args.cols} float32, 1 thread, SIMD level {info['simd']}, "
           f"{args.rounds} interleaved rounds; medians")
-    print("| workload | logitloss | limit | torch | logitloss / limit | torch / logitloss |")
+    print("| workload | logitloss | limit | torch / SciPy | logitloss / limit "
+          "| torch or SciPy / logitloss |")
     print("|---|---|---|---|---|---|")
-    for name, fns in workloads(args.rows, args.cols).items():
+    work = {**workloads(args.rows, args.cols), **complex_workloads(min(args.rows, 1000))}
+    for name, fns in work.items():
         for fn in fns.values():  # warm-up: page faults, recycled buffers
             fn()
         times: dict[str, list[float]] = {k: [] for k in fns}
@@ -102,11 +125,12 @@ def main() -> None:
                 times[k].append(once(fn))
         ll_t = np.array(times["logitloss"])
         cells = [f"{1e3 * np.median(times[k]):.1f} ms" if k in times else "-"
-                 for k in ("logitloss", "limit", "torch")]
-        vs_limit = f"{np.median(ll_t / np.array(times['limit'])):.2f}x"
-        vs_torch = (f"{np.median(np.array(times['torch']) / ll_t):.1f}x" if "torch" in times
+                 for k in ("logitloss", "limit", "reference")]
+        vs_limit = (f"{np.median(ll_t / np.array(times['limit'])):.2f}x" if "limit" in times
                     else "-")
-        print(f"| {name} | " + " | ".join(cells) + f" | {vs_limit} | {vs_torch} |")
+        vs_ref = (f"{np.median(np.array(times['reference']) / ll_t):.1f}x"
+                  if "reference" in times else "-")
+        print(f"| {name} | " + " | ".join(cells) + f" | {vs_limit} | {vs_ref} |")
 
 
 if __name__ == "__main__":

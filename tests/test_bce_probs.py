@@ -14,9 +14,14 @@ from hypothesis import strategies as st
 import logitloss as ll
 from logitloss import _core
 
-torch = pytest.importorskip("torch")
 ml_dtypes = pytest.importorskip("ml_dtypes")
-F = torch.nn.functional
+try:
+    import torch
+
+    F = torch.nn.functional
+except ImportError:  # the comparisons with torch skip; every other test runs
+    torch = None
+needs_torch = pytest.mark.skipif(torch is None, reason="needs torch")
 
 DTYPES = [np.float32, np.float64, np.float16, ml_dtypes.bfloat16]
 # Relative tolerance against torch's float64 run on the same rounded values.
@@ -70,6 +75,7 @@ def close(got, want, dtype):
     np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=rtol, atol=rtol * 1e-3)
 
 
+@needs_torch
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
 @pytest.mark.parametrize("shape", [(7,), (6, 5), (3, 4, 5), (0,), (0, 3), ()])
 @pytest.mark.parametrize("w_kind", ["none", "last", "full", "column", "scalar"])
@@ -100,6 +106,7 @@ def test_against_torch_float64_autograd(dtype, shape, w_kind, reduction):
     close(vgrad, ll.binary_cross_entropy_grad(p, y, w, reduction=reduction), dtype)
 
 
+@needs_torch
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_endpoints_and_the_clamp_equal_torch_bit_for_bit(dtype):
     # p = 0 and p = 1 against every kind of target: loss 100 per unit of
@@ -207,8 +214,10 @@ def test_probabilities_outside_0_1_raise_as_torch(fn, which, bad, reduction):
     p = np.full((3, 4), 0.5)
     y = np.full((3, 4), 0.25)
     (p if which == "input" else y)[2, 1] = bad
-    with pytest.raises(RuntimeError, match=f"all elements of {which} should be between 0 and 1"):
-        F.binary_cross_entropy(torch.tensor(p), torch.tensor(y), reduction=reduction)
+    if torch is not None:
+        with pytest.raises(RuntimeError, match=f"all elements of {which} should be between 0 "
+                                               "and 1"):
+            F.binary_cross_entropy(torch.tensor(p), torch.tensor(y), reduction=reduction)
     with pytest.raises(ValueError, match=rf"^{fn.__name__}: all elements of {which} should be "
                                          rf"between 0 and 1 .*found {bad}"):
         fn(p, y, reduction=reduction)
@@ -260,6 +269,7 @@ def test_in_place_and_out():
 # ------------------------------------------------------ layouts and types
 
 
+@needs_torch
 def test_weight_broadcasting_follows_torch():
     rng = np.random.default_rng(1)
     p, y = probabilities(rng, (4, 3), np.float64), targets(rng, (4, 3), np.float64)
@@ -292,8 +302,9 @@ def test_strided_fortran_readonly_and_broadcast_inputs():
     pb = np.broadcast_to(p[0, 0], (3, 5))
     np.testing.assert_array_equal(ll.binary_cross_entropy(pb, y[0, :3], reduction="none"),
                                   ll.binary_cross_entropy(pb.copy(), y[0, :3], reduction="none"))
-    assert ll.binary_cross_entropy(torch.tensor(p), torch.tensor(y)) == ll.binary_cross_entropy(
-        p, y)
+    if torch is not None:
+        assert ll.binary_cross_entropy(torch.tensor(p), torch.tensor(y)) == (
+            ll.binary_cross_entropy(p, y))
     assert not pf.flags.writeable
 
 
@@ -315,9 +326,7 @@ def test_empty_and_zero_dimensional_follow_torch():
     got = ll.binary_cross_entropy(np.float64(0.3), 1.0, reduction="none")
     assert isinstance(got, np.ndarray)
     assert got.shape == ()
-    want = F.binary_cross_entropy(torch.tensor(0.3, dtype=torch.float64),
-                                  torch.tensor(1.0, dtype=torch.float64))
-    np.testing.assert_allclose(got, want.numpy(), rtol=1e-15)
+    np.testing.assert_allclose(got, -np.log(0.3), rtol=1e-15)  # torch: 1.2040
 
 
 def test_integer_and_bool_input_promote_to_float64():

@@ -15,9 +15,17 @@ import pytest
 import logitloss as ll
 from logitloss import _core
 
-sp = pytest.importorskip("scipy.special")
+scipy = pytest.importorskip("scipy")
+import scipy.special as sp  # noqa: E402
 
 INF, NAN = np.inf, np.nan
+# SciPy's complex semantics as the contract cites them (1.17): the imaginary
+# part wrapped to (-pi, pi] (1.15), complex signs, infinities as C99's cexp.
+# Older SciPy (CI's oldest-dependencies run has 1.10) computes other values:
+# the comparisons with it skip there; everything else runs.
+needs_scipy_semantics = pytest.mark.skipif(
+    tuple(int(p) for p in scipy.__version__.split(".")[:2]) < (1, 17),
+    reason="compares with SciPy >= 1.17's complex logsumexp")
 
 
 def complex_data(rng, shape, dtype=np.complex128, re_scale=3.0, im_scale=3.0):
@@ -33,6 +41,7 @@ def assert_close(got, want, dtype):
     np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
 
 
+@needs_scipy_semantics
 def test_scipys_own_logsumexp_tests_pass():
     """scipy/special/tests/test_logsumexp.py's TestLogSumExp (real and complex
     cases: gh-21610, gh-21709, gh-22601's infinities, complex signs, dtype
@@ -56,6 +65,7 @@ def test_scipys_own_logsumexp_tests_pass():
     assert int(summary.split(" passed")[0].split()[-1]) > 300  # gh-22601 alone has 324
 
 
+@needs_scipy_semantics
 @pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
 @pytest.mark.parametrize("axis", [None, 0, 1, -1, (0, 2), (1, 2)])
 @pytest.mark.parametrize("keepdims", [False, True])
@@ -75,6 +85,7 @@ def test_matches_scipy(dtype, axis, keepdims, return_sign):
         assert np.all(np.abs(np.imag(got)) <= np.pi)
 
 
+@needs_scipy_semantics
 @pytest.mark.parametrize("b_kind", ["real", "negative", "complex", "broadcast", "zeros"])
 @pytest.mark.parametrize("return_sign", [False, True])
 def test_b_matches_scipy(b_kind, return_sign):
@@ -93,6 +104,7 @@ def test_b_matches_scipy(b_kind, return_sign):
         assert_close(g, w, np.complex128)
 
 
+@needs_scipy_semantics
 def test_real_input_with_a_complex_b():
     rng = np.random.default_rng(2)
     a = rng.normal(size=(3, 4)).astype(np.float32)
@@ -123,7 +135,8 @@ def test_result_dtypes_follow_scipy(a, b, dtype):
     value, sign = ll.logsumexp(x, b=bb, return_sign=True)
     assert sign.dtype == dtype
     assert value.dtype == np.finfo(dtype).dtype  # the real part's dtype
-    if b is not np.float16 and a is not np.float16:  # SciPy keeps float16 as is
+    newer = tuple(int(p) for p in scipy.__version__.split(".")[:2]) >= (1, 17)
+    if newer and np.float16 not in (a, b):  # SciPy keeps float16 as is
         assert sp.logsumexp(x, b=bb).dtype == dtype
 
 
@@ -252,6 +265,7 @@ SPECIAL = [0j, 1 + 2j, -INF + 0j, -INF + 1j, -INF + 3j, INF + 0j, INF + 2j, INF 
            complex(-INF, INF), 700 + 0j, 710 + 1j, -800 + 0j]
 
 
+@needs_scipy_semantics
 @pytest.mark.parametrize("return_sign", [False, True])
 def test_special_values_match_scipy(return_sign):
     rows = [[x, y] for x in SPECIAL for y in SPECIAL]
@@ -302,7 +316,7 @@ def test_layouts_scalars_and_threads(threads):
     np.testing.assert_array_equal(ll.logsumexp(a.transpose(2, 1, 0), axis=1), ref.T)
     b = rng.uniform(0.5, 2, (7, 1))
     np.testing.assert_allclose(ll.logsumexp(a, axis=1, b=b),
-                               sp.logsumexp(a, axis=1, b=b), rtol=1e-13)
+                               np.log((b * np.exp(a)).sum(axis=1)), rtol=1e-13)
     assert ll.logsumexp(np.complex128(1 + 2j)) == 1 + 2j
     assert isinstance(ll.logsumexp(np.complex64(1 + 2j)), np.complex64)
     big = complex_data(rng, (300, 200), np.complex64)
