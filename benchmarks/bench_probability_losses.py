@@ -45,6 +45,7 @@ def workloads(rows: int, cols: int) -> dict[str, dict[str, Fn]]:
     x = rng.standard_normal(shape, dtype=np.float32)
     x -= ll.logsumexp(x, axis=1, keepdims=True)  # log-probabilities
     t = rng.dirichlet(np.ones(cols), rows).astype(np.float32)
+    labels = rng.integers(0, cols, rows)
     out = np.empty_like(p)
     work: dict[str, dict[str, Fn]] = {
         "binary_cross_entropy value+grad": {
@@ -58,6 +59,15 @@ def workloads(rows: int, cols: int) -> dict[str, dict[str, Fn]]:
         "kl_div grad only (batchmean)": {
             "limit": lambda: np.negative(t, out=out),
             "logitloss": lambda: ll.kl_div_grad(x, t, reduction="batchmean"),
+        },
+        # For calibration: the existing kernels against the same limits.
+        "calibration: bce_with_logits value+grad": {
+            "limit": lambda: np.add(x, y, out=out),
+            "logitloss": lambda: ll.binary_cross_entropy_with_logits_value_and_grad(x, y),
+        },
+        "calibration: cross_entropy value+grad": {
+            "limit": lambda: np.negative(x, out=out),
+            "logitloss": lambda: ll.cross_entropy_value_and_grad(x, labels),
         },
     }
     try:
