@@ -158,6 +158,45 @@ void softmax_grad(const py::array& x, const py::array& g, py::array& out, bool l
   run_rows(t, kernels().softmax_grad, t.x.outer * t.x.inner, t.x.classes);
 }
 
+// complex64 / complex128 (false / true); TypeError otherwise.
+bool complex_f64(const py::array& a, const char* what) {
+  const py::dtype dt = a.dtype();
+  if (dt.kind() == 'c' && (dt.itemsize() == 8 || dt.itemsize() == 16)) return dt.itemsize() == 16;
+  throw py::type_error(std::string("logitloss._core: ") + what + " must be complex64 or complex128");
+}
+
+// A per-row output of `a` complex dtype (or, when `real`, its real dtype).
+void* complex_row_out(py::array& out, const py::array& a, bool real, const char* what) {
+  const bool f64 = complex_f64(a, "a");
+  const py::dtype want = real ? py::dtype(f64 ? "float64" : "float32") : a.dtype();
+  if (!out.dtype().equal(want) || !out.writeable() || !(out.flags() & py::array::c_style) ||
+      out.size() != a.shape(0) * a.shape(2))
+    throw py::value_error(std::string("logitloss._core: ") + what + " must be a writable row buffer");
+  return out.mutable_data();
+}
+
+// Complex logsumexp over axis 1 of the 3-D view a (b: same dtype and shape,
+// or None); lse is complex, or real when sign (complex) is given.
+void logsumexp_complex(const py::array& a, const py::object& b, py::array& lse,
+                       const py::object& sign) {
+  ComplexLseTask t{};
+  t.f64 = complex_f64(a, "a");
+  t.a = in_view(a, "a");
+  if (!b.is_none()) {
+    py::array bb = py::reinterpret_borrow<py::array>(b);
+    if (!bb.dtype().equal(a.dtype())) throw py::type_error("logitloss._core: b has another dtype");
+    t.b = in_view(bb, "b");
+    if (t.b.outer != t.a.outer || t.b.classes != t.a.classes || t.b.inner != t.a.inner)
+      throw py::value_error("logitloss._core: b has the wrong shape");
+  }
+  t.lse = complex_row_out(lse, a, !sign.is_none(), "lse");
+  if (!sign.is_none()) {
+    py::array s = py::reinterpret_borrow<py::array>(sign);
+    t.sign = complex_row_out(s, a, false, "sign");
+  }
+  run_rows(t, complex_logsumexp, t.a.outer * t.a.inner, t.a.classes);
+}
+
 // --- cross-entropy family ---------------------------------------------------
 
 // A C-contiguous buffer of `n` elements of C++ type E (float64 or int64).
@@ -287,20 +326,27 @@ MutView3 optional_out(const py::object& o, const py::array& x, const char* what)
   return out_view(a, x, what);
 }
 
-// kind: "bce" | "focal". x, y and the optional operands are 3-D views of one
-// shape (zero strides allowed for the read-only ones); partials, if given,
-// is a writable contiguous float64 buffer with one entry per block.
-void binary_loss(const std::string& kind, const py::array& x, const py::array& y,
-                 const py::object& w, const py::object& pw, double alpha, double gamma,
-                 const py::object& loss_out, const py::object& partials,
-                 const py::object& grad_out, const py::object& g, double g_scalar) {
+BinaryLoss binary_loss_kind(const std::string& kind) {
+  if (kind == "bce") return BinaryLoss::bce;
+  if (kind == "focal") return BinaryLoss::focal;
+  if (kind == "binary_cross_entropy") return BinaryLoss::binary_cross_entropy;
+  if (kind == "kl_div") return BinaryLoss::kl_div;
+  if (kind == "kl_div_log_target") return BinaryLoss::kl_div_log_target;
+  throw py::value_error("logitloss._core: unknown binary loss " + kind);
+}
+
+// kind: see binary_loss_kind. x, y and the optional operands are 3-D views
+// of one shape (zero strides allowed for the read-only ones); partials, if
+// given, is a writable contiguous float64 buffer with one entry per block.
+// Returns the range_error bits (kInputOutOfRange | kTargetOutOfRange) of the
+// losses on probabilities, 0 for the others. With no output at all, only
+// that check runs.
+uint32_t binary_loss(const std::string& kind, const py::array& x, const py::array& y,
+                     const py::object& w, const py::object& pw, double alpha, double gamma,
+                     const py::object& loss_out, const py::object& partials,
+                     const py::object& grad_out, const py::object& g, double g_scalar) {
   BinaryLossTask t{};
-  if (kind == "bce")
-    t.loss = BinaryLoss::bce;
-  else if (kind == "focal")
-    t.loss = BinaryLoss::focal;
-  else
-    throw py::value_error("logitloss._core: unknown binary loss " + kind);
+  t.loss = binary_loss_kind(kind);
   t.dtype = dtype_of(x);
   t.x = in_view(x, "input");
   require_same_dtype(y, x, "target");
@@ -323,10 +369,15 @@ void binary_loss(const std::string& kind, const py::array& x, const py::array& y
       throw py::value_error("logitloss._core: partials must be a writable float64 buffer");
     t.partials = p.mutable_data();
   }
-  // Releasing the GIL is safe: the kernel touches no Python object, and the
-  // arrays are kept alive by the caller's references.
-  py::gil_scoped_release release;
-  parallel_for(blocks, 8, [&](int64_t b0, int64_t b1) { kernels().binary_loss(t, b0, b1); });
+  uint32_t range_error = 0;
+  t.range_error = &range_error;
+  {
+    // Releasing the GIL is safe: the kernel touches no Python object, and the
+    // arrays are kept alive by the caller's references.
+    py::gil_scoped_release release;
+    parallel_for(blocks, 8, [&](int64_t b0, int64_t b1) { kernels().binary_loss(t, b0, b1); });
+  }
+  return range_error;
 }
 
 // Byte offsets [lo, hi] of the first byte of every element a view reaches.
@@ -481,6 +532,8 @@ py::array vector_math(const std::string& name, const py::array& x) {
     t.op = VecMathOp::exp_nonpos;
   else if (name == "log1p_unit")  // domain [0, 1]
     t.op = VecMathOp::log1p_unit;
+  else if (name == "log1p_nonpos_half")  // domain [-1/2, 0]
+    t.op = VecMathOp::log1p_nonpos_half;
   else if (name == "tanh")  // double only
     t.op = VecMathOp::tanh;
   else if (name == "sech2")  // double only: 1 - tanh^2
@@ -636,6 +689,8 @@ std::string compiler() {
 PYBIND11_MODULE(_core, m) {
   m.doc() = "logitloss kernels (internal: use the logitloss package)";
   m.def("logsumexp", &logsumexp, py::arg("x"), py::arg("b"), py::arg("lse"), py::arg("sign"));
+  m.def("logsumexp_complex", &logsumexp_complex, py::arg("a"), py::arg("b"), py::arg("lse"),
+        py::arg("sign"));
   m.def("softmax", &softmax, py::arg("x"), py::arg("out"), py::arg("log"));
   m.def("logsumexp_grad", &logsumexp_grad, py::arg("x"), py::arg("b"), py::arg("g"), py::arg("out"));
   m.def("softmax_grad", &softmax_grad, py::arg("x"), py::arg("g"), py::arg("out"), py::arg("log"));

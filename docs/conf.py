@@ -120,7 +120,8 @@ def _public_names(module: ModuleType) -> list[str]:
 TITLES = {
     "logitloss.logsumexp": "Log-sum-exp, softmax, log-softmax",
     "logitloss.cross_entropy": "Cross-entropy and NLL",
-    "logitloss.binary": "Binary cross-entropy with logits, focal loss",
+    "logitloss.binary": "Binary cross-entropy (logits and probabilities), focal loss",
+    "logitloss.kl_div": "KL divergence",
     "logitloss.losses": "Loss objects (torch.nn style)",
     "logitloss.runtime": "Threads and build information",
     "logitloss.objectives": "Gradient-boosting objectives: logitloss.objectives",

@@ -222,8 +222,10 @@ def test_argument_errors_are_raised_when_building():
         lld.logsumexp(dx, axis=2)
     with pytest.raises(ValueError, match=r"softmax: axis \(1, 1\) has repeated axes"):
         lld.softmax(dx, axis=(1, 1))
-    with pytest.raises(TypeError, match=r"logsumexp: a has unsupported dtype complex128"):
-        lld.logsumexp(da.zeros((4, 3), dtype=complex))
+    with pytest.raises(TypeError, match=r"logsumexp: a has unsupported dtype timedelta64"):
+        lld.logsumexp(da.zeros((4, 3), dtype="timedelta64[s]"))
+    with pytest.raises(TypeError, match=r"logsumexp_grad: a has unsupported dtype complex128"):
+        lld.logsumexp_grad(da.zeros((4, 3), dtype=complex))
     with pytest.raises(ValueError, match=r"logsumexp: b with shape \(2,\) does not broadcast"):
         lld.logsumexp(dx, b=np.ones(2))
     with pytest.raises(ValueError, match=r"softmax_grad: grad_output has shape \(4,\)"):
@@ -510,6 +512,135 @@ def test_elementwise_loss_errors():
         lld.sigmoid_focal_loss(dx, dx, reduction="batchmean")
     with pytest.raises(TypeError, match=r"sigmoid_focal_loss: target has unsupported dtype"):
         lld.sigmoid_focal_loss(dx, da.zeros((6, 4), dtype=complex))
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_on_probabilities_matches_in_memory(reduction, dtype):
+    p = rng.uniform(size=(50, 6, 3)).astype(dtype)
+    p[0, 0] = [0, 1, 0.5]
+    t = rng.uniform(size=p.shape).astype(dtype)
+    w = rng.uniform(0.5, 1.5, (6, 1)).astype(dtype)
+    dp = da.from_array(p, chunks=((7, 13, 30), 4, 2))
+    g_out = 0.5 if reduction != "none" else rng.standard_normal(p.shape).astype(dtype)
+    got = compute(lld.binary_cross_entropy(dp, t, w, reduction=reduction),
+                  lld.binary_cross_entropy_grad(dp, t, w, reduction=reduction, grad_output=g_out),
+                  *lld.binary_cross_entropy_value_and_grad(dp, t, w, reduction=reduction))
+    want = (ll.binary_cross_entropy(p, t, w, reduction=reduction),
+            ll.binary_cross_entropy_grad(p, t, w, reduction=reduction, grad_output=g_out),
+            ll.binary_cross_entropy(p, t, w, reduction=reduction),
+            ll.binary_cross_entropy_grad(p, t, w, reduction=reduction))
+    for g, wv in zip(got, want):
+        assert_close(g, wv, dtype, ulps=8)
+    # Out-of-range probabilities: the in-memory error, raised by compute().
+    p[49, 5, 2] = 1.5
+    lazy = lld.binary_cross_entropy(da.from_array(p, chunks=10), t, reduction=reduction)
+    with pytest.raises(ValueError, match=r"^binary_cross_entropy: all elements of input should "
+                                         r"be between 0 and 1 .*found 1.5"):
+        compute(lazy)
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum", "batchmean"])
+@pytest.mark.parametrize("log_target", [False, True])
+@pytest.mark.parametrize("target_shape", [(40, 5), (5,), (40, 1)])
+def test_kl_div_matches_in_memory(reduction, log_target, target_shape):
+    x = np.log(rng.dirichlet(np.ones(5), 40))
+    t = rng.uniform(0.01, 1, target_shape)
+    t = np.log(t) if log_target else t
+    dx = da.from_array(x, chunks=(9, 2))  # rows split: 'batchmean' is over all 40
+    g_out = 0.5 if reduction != "none" else rng.standard_normal(x.shape)
+    kw = {"reduction": reduction, "log_target": log_target}
+    got = compute(lld.kl_div(dx, t, **kw), lld.kl_div_grad(dx, t, **kw, grad_output=g_out),
+                  *lld.kl_div_value_and_grad(dx, da.from_array(t), **kw))
+    want = (ll.kl_div(x, t, **kw), ll.kl_div_grad(x, t, **kw, grad_output=g_out),
+            ll.kl_div(x, t, **kw), ll.kl_div_grad(x, t, **kw))
+    for g, wv in zip(got, want):
+        assert_close(g, wv, ulps=8)
+    if reduction != "none":
+        assert isinstance(got[0], np.float64)
+
+
+def test_kl_div_batchmean_of_zero_dimensional_input():
+    got = compute(*lld.kl_div_value_and_grad(da.from_array(np.float64(-1.0)), 0.5,
+                                             reduction="batchmean"))
+    want = ll.kl_div_value_and_grad(-1.0, 0.5, reduction="batchmean")
+    assert_close(got[0], want[0])
+    assert_close(got[1], want[1])
+
+
+def test_probability_loss_errors():
+    dx = da.zeros((6, 4), chunks=2)
+    with pytest.raises(ValueError, match=r"^kl_div: target with shape \(2, 6, 4\) does not "
+                                         r"broadcast to the input's shape \(6, 4\)"):
+        lld.kl_div(dx, np.ones((2, 6, 4)))
+    with pytest.raises(ValueError, match=r"^kl_div_grad: reduction must be 'none', 'batchmean', "
+                                         "'sum' or 'mean', not 'avg'"):
+        lld.kl_div_grad(dx, dx, reduction="avg")
+    with pytest.raises(TypeError, match=r"^kl_div: log_target must be a bool"):
+        lld.kl_div(dx, dx, log_target="yes")
+    with pytest.raises(ValueError, match=r"^binary_cross_entropy: reduction must be 'none', "
+                                         "'mean' or 'sum', not 'batchmean'"):
+        lld.binary_cross_entropy(dx, dx, reduction="batchmean")
+    with pytest.raises(ValueError, match=r"^binary_cross_entropy: target has shape \(4,\)"):
+        lld.binary_cross_entropy(dx, np.zeros(4))
+
+
+# ------------------------------------------------------ complex logsumexp
+
+COMPLEX_AXES = [None, 0, 1, (0, 2)]
+
+
+@pytest.mark.parametrize("axis", COMPLEX_AXES)
+@pytest.mark.parametrize("return_sign", [False, True])
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
+def test_complex_logsumexp_matches_in_memory(axis, return_sign, keepdims, dtype):
+    z = (rng.standard_normal((12, 7, 5)) * 3 + 1j * rng.uniform(-9, 9, (12, 7, 5))).astype(dtype)
+    dz = da.from_array(z, chunks=(5, 3, 2))  # every axis split: per-chunk parts combined
+    got = lld.logsumexp(dz, axis=axis, keepdims=keepdims, return_sign=return_sign)
+    want = ll.logsumexp(z, axis=axis, keepdims=keepdims, return_sign=return_sign)
+    got = compute(*got) if return_sign else compute(got)
+    for g, w in zip(got, want if return_sign else (want,)):
+        assert np.asarray(g).dtype == np.asarray(w).dtype
+        assert type(g) is type(w)
+        real = np.finfo(dtype).dtype
+        np.testing.assert_allclose(g, w, rtol=16 * np.finfo(real).eps, atol=16 * np.finfo(real).eps)
+
+
+def test_complex_logsumexp_with_b_and_special_values_across_chunks():
+    z = rng.standard_normal((6, 8)) + 1j * rng.uniform(-3, 3, (6, 8))
+    z[1, 6] = np.inf + 0.5j  # an infinite entry in the second chunk
+    z[2, 1] = np.nan  # NaN
+    z[3, :] = -np.inf  # a row of zeros
+    z[4, 7] = -np.inf + 1j  # an entry that adds nothing
+    b = rng.uniform(-1, 2, (8,)) + 0.5j
+    b[0] = 0  # left out
+    dz = da.from_array(z, chunks=(3, 3))
+    for bb in (None, b):
+        got = lld.logsumexp(dz, axis=1, b=bb)
+        np.testing.assert_allclose(compute(got)[0], ll.logsumexp(z, axis=1, b=bb), rtol=1e-13,
+                                   atol=1e-15)
+        value, sign = compute(*lld.logsumexp(dz, axis=1, b=bb, return_sign=True))
+        want_value, want_sign = ll.logsumexp(z, axis=1, b=bb, return_sign=True)
+        np.testing.assert_allclose(sign, want_sign, rtol=1e-13, atol=1e-15)
+        if bb is None:
+            np.testing.assert_allclose(value, want_value, rtol=1e-13, atol=1e-15)
+        else:
+            # An infinite entry times a weight is NaN + inf j (NumPy's
+            # complex product): in memory log|.| is inf, but the chunk's
+            # complex log-sum is NaN (SciPy: a NaN phase makes it NaN), so
+            # the combined value is NaN there (documented).
+            keep = np.arange(6) != 1
+            np.testing.assert_allclose(value[keep], want_value[keep], rtol=1e-13, atol=1e-15)
+            assert want_value[1] == np.inf
+            assert np.isnan(value[1])
+
+
+def test_complex_input_is_refused_by_the_gradients():
+    with pytest.raises(TypeError, match=r"^softmax: x has unsupported dtype complex128"):
+        lld.softmax(da.zeros((4, 3), dtype=complex))
+    with pytest.raises(TypeError, match=r"^kl_div: input has unsupported dtype complex128"):
+        lld.kl_div(da.zeros((4, 3), dtype=complex), np.zeros((4, 3)))
 
 
 def test_zarr_example_runs_and_matches_in_memory():

@@ -167,9 +167,86 @@ def test_binary_family(x, reduction, weight_kind, name):
         assert np.asarray(r).dtype == float_result_dtype(x)
 
 
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    arrays(),
+    st.sampled_from(["probabilities", "as drawn"]),
+    st.sampled_from([*REDUCTIONS, "batchmean"]),
+    st.sampled_from([None, "last", "full", "bad"]),
+    st.sampled_from([False, True, "yes"]),
+    st.sampled_from(
+        [
+            "binary_cross_entropy",
+            "binary_cross_entropy_grad",
+            "binary_cross_entropy_value_and_grad",
+            "kl_div",
+            "kl_div_grad",
+            "kl_div_value_and_grad",
+        ]
+    ),
+)
+def test_losses_on_probabilities(x, values, reduction, weight_kind, log_target, name):
+    """BCE on probabilities and the KL divergence: inputs in [0, 1] (or as
+    drawn: NaN, inf and out-of-range values, which BCE refuses), weights and
+    broadcast targets, every reduction and log_target, valid or not."""
+    if values == "probabilities" and x.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            x = np.abs(np.sin(x.astype(np.float64))).astype(x.dtype)  # NaN stays NaN
+    y = (np.arange(x.size).reshape(x.shape) % 3 / 2).astype(np.float64)
+    last = x.shape[-1] if x.ndim else 1
+    extra = {"last": np.full(last, 0.5), "full": np.ones(x.shape), "bad": np.ones(last + 1)}
+    kwargs: dict = {"reduction": reduction}
+    args: tuple = (x, y)
+    if name.startswith("kl_div"):
+        kwargs["log_target"] = log_target
+        if weight_kind:  # a target broadcasting to the input (or not)
+            args = (x, extra[weight_kind])
+    elif weight_kind:
+        args = (x, y, extra[weight_kind])
+    result = check_call(name, getattr(ll, name), *args, **kwargs)
+    if result is None:
+        return
+    for r in result if isinstance(result, tuple) else (result,):
+        assert np.asarray(r).dtype == float_result_dtype(x)
+    if name.endswith("_grad") or isinstance(result, tuple):
+        grad = result[1] if isinstance(result, tuple) else result
+        assert grad.shape == x.shape
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(arrays(), arrays(), axes, st.sampled_from([np.complex64, np.complex128]),
+       st.sampled_from([None, "real", "complex", "bad"]), st.booleans(), st.booleans())
+def test_complex_logsumexp(re, im, axis, dtype, b_kind, keepdims, return_sign):
+    """Complex logsumexp with any shape, layout, special values, axis and b:
+    a result of the right dtypes (complex, or real with a complex sign), or a
+    clear error; inputs untouched."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        z = re.astype(dtype)
+        if im.shape == re.shape:
+            z = z + 1j * im.astype(np.float64).astype(dtype)
+    b = {None: None, "real": np.linspace(-1, 2, z.shape[-1]) if z.ndim else 2.0,
+         "complex": (1 - 2j) * np.ones(z.shape), "bad": np.ones(z.shape[-1] + 1 if z.ndim else 2)
+         }[b_kind]
+    result = check_call("logsumexp", ll.logsumexp, z, axis=axis, b=b, keepdims=keepdims,
+                        return_sign=return_sign)
+    if result is None:
+        return
+    out_dtype = np.result_type(dtype, np.asarray(b).dtype) if b is not None else np.dtype(dtype)
+    if return_sign:
+        value, sign = result
+        assert np.asarray(value).dtype == np.finfo(out_dtype).dtype
+        assert np.asarray(sign).dtype == out_dtype
+        assert np.shape(value) == np.shape(sign)
+    else:
+        assert np.asarray(result).dtype == out_dtype
+        imag = np.imag(result)
+        assert np.all((np.abs(imag) <= np.pi) | np.isnan(imag))
+
+
 GRADIENTS = ["cross_entropy_grad", "cross_entropy_value_and_grad", "nll_loss_grad",
              "binary_cross_entropy_with_logits_value_and_grad", "sigmoid_focal_loss_grad",
-             "logsumexp_grad", "softmax_grad", "log_softmax_grad"]
+             "logsumexp_grad", "softmax_grad", "log_softmax_grad",
+             "binary_cross_entropy_value_and_grad", "kl_div_grad"]
 
 
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
@@ -184,7 +261,7 @@ def test_out_argument(x, name, kind):
         axis = 1 if x.ndim >= 2 else 0
         reduced = x.shape[:axis] + x.shape[axis + 1:] if x.ndim else ()
         args: tuple = (np.zeros(reduced, np.int64),)
-    elif name.startswith(("binary", "sigmoid")):
+    elif name.startswith(("binary", "sigmoid", "kl_div")):
         args = (np.zeros(x.shape),)
     elif name == "logsumexp_grad":
         args = ()

@@ -59,6 +59,9 @@ def grad_calls(rng, x, axis):
         "bce_grad": (ll.binary_cross_entropy_with_logits_grad, (y,), {"reduction": "sum"}),
         "focal_vag": (ll.sigmoid_focal_loss_value_and_grad, (y,), {}),
         "focal_grad": (ll.sigmoid_focal_loss_grad, (y,), {"reduction": "mean"}),
+        "kl_div_vag": (ll.kl_div_value_and_grad, (probs,), {"reduction": "batchmean"}),
+        "kl_div_grad": (ll.kl_div_grad, (x,), {"reduction": "none", "log_target": True,
+                                               "grad_output": g}),
         "lse_grad": (ll.logsumexp_grad, (), {"axis": axis}),
         "softmax_grad": (ll.softmax_grad, (g,), {"axis": axis}),
         "log_softmax_grad": (ll.log_softmax_grad, (g,), {"axis": axis}),
@@ -97,6 +100,27 @@ def test_in_place_gives_the_bits_of_a_new_array(simd_level, rng, dtype, shape):
         same_bits(gradient_of(got), gradient_of(want))
         if isinstance(want, tuple):
             same_bits(got[0], want[0])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_bce_on_probabilities_in_place(simd_level, rng, dtype, reduction):
+    # binary_cross_entropy takes probabilities: its own input, 0 and 1 included.
+    p = rng.uniform(size=(40, 33)).astype(dtype)
+    p[0, :3] = [0, 1, 0.5]
+    y = (rng.random(p.shape) > 0.5).astype(dtype)
+    w = rng.uniform(0.5, 2, 33)
+    for fn in (ll.binary_cross_entropy_grad, ll.binary_cross_entropy_value_and_grad):
+        want = fn(p, y, w, reduction=reduction)
+        inplace = p.copy()
+        got = fn(inplace, y, w, reduction=reduction, out=inplace)
+        assert gradient_of(got) is inplace
+        same_bits(gradient_of(got), gradient_of(want))
+        if isinstance(want, tuple):
+            same_bits(got[0], want[0])
+        out = np.zeros((33, 40), dtype).T
+        assert gradient_of(fn(p, y, w, reduction=reduction, out=out)) is out
+        np.testing.assert_array_equal(out, gradient_of(want))
 
 
 @pytest.mark.parametrize("layout", ["fortran", "strided", "transposed"])
@@ -158,12 +182,15 @@ def misuse_cases(x, t, g):
 @pytest.mark.parametrize("func", ["cross_entropy_grad", "cross_entropy_value_and_grad",
                                   "nll_loss_grad", "binary_cross_entropy_with_logits_grad",
                                   "sigmoid_focal_loss_value_and_grad", "softmax_grad",
-                                  "log_softmax_grad", "logsumexp_grad"])
+                                  "log_softmax_grad", "logsumexp_grad",
+                                  "binary_cross_entropy_grad",
+                                  "binary_cross_entropy_value_and_grad", "kl_div_grad",
+                                  "kl_div_value_and_grad"])
 def test_misuse_is_refused_and_nothing_is_written(rng, func):
     base = rng.standard_normal((7, 4))
     x = base[:6]
     fn = getattr(ll, func)
-    binary = "binary" in func or "focal" in func
+    binary = "binary" in func or "focal" in func or "kl_div" in func
     second = (x > 0).astype(np.float64) if binary else (
         rng.standard_normal((6, 4)) if "softmax" in func else None)
     if second is None and func != "logsumexp_grad":

@@ -153,21 +153,41 @@ def test_rejects_bad_arguments() -> None:
         _core._vector_math("log", np.ones(3, np.float16))
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_log1p_unit_within_log1p_bound(level: str, dtype: str) -> None:
-    # log1p_unit: the binary losses' log1p(exp(-|x|)) on [0, 1], sharing
-    # 1 / (1 + e) with the sigmoid; Note [Vector log]'s log1p bound holds.
-    rng = np.random.default_rng(20261202)
+def _log1p_unit_args(dtype: str, rng: np.random.Generator) -> np.ndarray:
+    """log1p_unit: the binary losses' log1p(exp(-|x|)) on [0, 1]."""
     info = np.finfo(dtype)
-    x = np.concatenate(
-        [
-            rng.uniform(0, 1, 2000),
-            np.exp(-rng.uniform(0, 100, 1000)),  # exp(-|x|) of confident logits
-            [0.0, 1.0, info.eps, info.eps / 2, info.smallest_subnormal, np.sqrt(2) - 1],
-        ]
-    ).astype(dtype)
-    got = _core._vector_math("log1p_unit", x)
+    return np.concatenate([
+        rng.uniform(0, 1, 2000),
+        np.exp(-rng.uniform(0, 100, 1000)),  # exp(-|x|) of confident logits
+        [0.0, 1.0, info.eps, info.eps / 2, info.smallest_subnormal, np.sqrt(2) - 1],
+    ])
+
+
+def _log1p_nonpos_half_args(dtype: str, rng: np.random.Generator) -> np.ndarray:
+    """log1p_nonpos_half: BCE on probabilities' log1p(-min(p, 1 - p)) on [-1/2, 0]."""
+    info = np.finfo(dtype)
+    return -np.concatenate([
+        rng.uniform(0, 0.5, 2000),
+        np.exp(-rng.uniform(np.log(2), 700 if dtype == "float64" else 100, 1000)),
+        [0.0, 0.5, info.eps, info.eps / 2, info.smallest_subnormal,
+         1 - np.sqrt(0.5), np.nextafter(1 - np.sqrt(0.5), 1)],
+    ])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    ("name", "args", "bound"),
+    [
+        # shares 1 / (1 + e) with the sigmoid: log1p's bound holds
+        ("log1p_unit", _log1p_unit_args, "log1p"),
+        # from the argument itself (1 + z never rounded): log's bound
+        ("log1p_nonpos_half", _log1p_nonpos_half_args, "log"),
+    ],
+)
+def test_log1p_variants_within_their_bounds(level: str, dtype: str, name, args, bound) -> None:
+    x = args(dtype, np.random.default_rng(20261202)).astype(dtype)
+    got = _core._vector_math(name, x)
     with mpmath.workdps(50):
         ref = np.array([float(mpmath.log1p(mpmath.mpf(float(v)))) for v in x]).astype(dtype)
-    np.testing.assert_array_max_ulp(got, ref, maxulp=BOUNDS[("log1p", dtype)])
-    assert np.isnan(_core._vector_math("log1p_unit", np.array([np.nan], dtype))[0])
+    np.testing.assert_array_max_ulp(got, ref, maxulp=BOUNDS[(bound, dtype)])
+    assert np.isnan(_core._vector_math(name, np.array([np.nan], dtype))[0])

@@ -99,8 +99,9 @@ struct CeKernels {
 };
 // --- end cross-entropy family ---------------------------------------------
 
-// --- binary losses: BCE-with-logits, sigmoid focal loss ------------------
-// BCE-with-logits and sigmoid focal loss. Every operand is a strided view of
+// --- elementwise losses: BCE (on logits and on probabilities), sigmoid -----
+// --- focal loss, KL divergence ----------------------------------------------
+// Every operand is a strided view of
 // the same (outer, mid, inner) shape (broadcast operands have zero strides);
 // elements are numbered in C order of that shape and processed in FIXED
 // blocks of `block` elements (the kernels' work unit), so per-block partial
@@ -112,6 +113,7 @@ enum class VecMathOp : int32_t {
   exp_diff = 7,  // exp(a - m): x holds a[0..n) then m[0..n)
   exp_below = 8,  // the same by ExpBelow (|m| < 2^24 resp. 2^52)
   tanh = 9, sech2 = 10,  // double only
+  log1p_nonpos_half = 11,
 };
 
 // Which path of the load/store layer the storage ops take.
@@ -129,7 +131,17 @@ struct VecMathTask {
   StorageAccess access = StorageAccess::vector;  // widen16 / narrow16 only
 };
 
-enum class BinaryLoss : int32_t { bce = 0, focal = 1 };
+enum class BinaryLoss : int32_t {
+  bce = 0,                   // BCE with logits
+  focal = 1,                 // sigmoid focal loss
+  binary_cross_entropy = 2,  // BCE on probabilities (range-checked)
+  kl_div = 3,                // KL divergence, probability targets
+  kl_div_log_target = 4,     // KL divergence, log-probability targets
+};
+
+// Bits of BinaryLossTask::range_error: operands outside [0, 1] (or NaN) of
+// the losses on probabilities.
+enum : uint32_t { kInputOutOfRange = 1, kTargetOutOfRange = 2 };
 
 struct BinaryLossTask {
   DType dtype;
@@ -144,7 +156,22 @@ struct BinaryLossTask {
   MutView3 grad_out;       // optional: gradient
   View3 g;                 // optional: elementwise grad_output ('none')
   double g_scalar = 1.0;   // grad_output factor when g is absent
+  // Losses on probabilities: the range_error bits of every element seen are
+  // OR-ed in here (atomically). With no output at all, the kernel only checks.
+  uint32_t* range_error = nullptr;
 };
+
+// Complex log-sum-exp (SciPy's semantics) over the class axis of complex64
+// or complex128 views; scalar code compiled once, not per ISA (Note
+// [Complex log-sum-exp] in complex_logsumexp.cpp).
+struct ComplexLseTask {
+  bool f64;           // complex128 (else complex64)
+  View3 a;            // strides in complex elements
+  View3 b;            // optional, same dtype and shape as a (may be broadcast)
+  void* lse;          // per row: complex, or real (float/double) with sign
+  void* sign;         // optional, per row, complex: then lse is real
+};
+void complex_logsumexp(const ComplexLseTask& t, int64_t row_begin, int64_t row_end) noexcept;
 
 // ---------------------------------------------------------------------------
 // Integrations: gradient-boosting objectives (kernels/objectives.h,

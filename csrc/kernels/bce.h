@@ -22,11 +22,12 @@
 
 #include "../simd/exp.h"
 #include "../simd/log.h"
+#include "elementwise_op.h"
 
 namespace logitloss {
 namespace LL_ISA {
 
-struct BceOp {
+struct BceOp : ElementwiseOp {
   template <class V>
   inline void operator()(V x, V y, V pw, V& loss, V& dx) const {
     using F = elem_t<V>;

@@ -1,4 +1,5 @@
-// The elementwise loss driver shared by BCE-with-logits and focal loss.
+// The elementwise loss driver shared by BCE-with-logits, focal loss, BCE on
+// probabilities and the KL divergence.
 //
 // Note [Elementwise loss blocks]
 // Every operand is an (outer, mid, inner) strided view of one shape
@@ -11,9 +12,15 @@
 // accumulated in double lanes in a fixed order and written to
 // t.partials[block]; the caller adds the partials in a fixed order, so sums
 // are bitwise identical for any thread count.
+// Losses on probabilities also check every element's range as they go
+// (ElementwiseOp::kProbabilities); a call with no output only checks, which
+// lets the caller refuse bad input before it writes into a buffer of the
+// user's (out=, in place).
 #pragma once
 
+#include "bce_probs.h"
 #include "focal.h"
+#include "kl_div.h"
 #include "rows.h"
 #include "../simd/tanh.h"
 
@@ -47,14 +54,25 @@ inline void store_run(const MutView3& v, int64_t o, int64_t m, int64_t i, int64_
   store_strided_n<T>(p + k * v.s_inner, v.s_inner, val, n);
 }
 
+// Lanes of v outside [0, 1], NaN included.
+template <class V>
+inline mask_t<V> outside_unit_interval(V v) {
+  using F = elem_t<V>;
+  return ~((v >= F(0)) & (v <= F(1)));
+}
+
 // kLoss / kGrad: whether the loss (elementwise or per-block sums) and the
-// gradient are wanted; compile-time so unused arithmetic is dropped.
+// gradient are wanted; compile-time so unused arithmetic is dropped. Neither:
+// only the range check of a loss on probabilities runs.
 template <class T, bool kLoss, bool kGrad, class Op>
 void binary_loss_blocks(const BinaryLossTask& t, const Op& op, int64_t b0, int64_t b1) noexcept {
   using F = compute_t<T>;
   using V = vec_t<F>;
   using A = acc_t<V>;
+  using M = mask_t<V>;
   constexpr int W = lanes_v<V>;
+  constexpr bool kCheck = Op::kProbabilities;
+  constexpr bool kReadX = kLoss || kCheck || Op::kGradReadsInput;
   const int64_t mid = t.x.classes, inner = t.x.inner;
   V lane_index;
   for (int j = 0; j < W; ++j) lane_index[j] = F(j);
@@ -63,6 +81,7 @@ void binary_loss_blocks(const BinaryLossTask& t, const Op& op, int64_t b0, int64
     const int64_t e0 = b * t.block;
     const int64_t e1 = e0 + t.block < t.size ? e0 + t.block : t.size;
     A acc{};
+    M bad_x{}, bad_y{};  // padded lanes load 0: in range
     int64_t i = e0 % inner, m = (e0 / inner) % mid, o = e0 / inner / mid;
     for (int64_t e = e0; e < e1;) {
       const int64_t len = inner - i < e1 - e ? inner - i : e1 - e;
@@ -71,30 +90,41 @@ void binary_loss_blocks(const BinaryLossTask& t, const Op& op, int64_t b0, int64
       const Run<T> pr = t.pw.data ? run_at<T>(t.pw, o, m, i) : Run<T>{};
       const Run<T> gr = t.g.data ? run_at<T>(t.g, o, m, i) : Run<T>{};
       for_chunks<W>(len, [&](int64_t k, int64_t n) {
-        const V x = xr.load(k, n, F(0)), y = yr.load(k, n, F(0));
-        const V pw = t.pw.data ? pr.load(k, n, F(1)) : splat<V>(F(1));
-        V loss, dx;
-        op(x, y, pw, loss, dx);
-        if (t.w.data) {
-          const V w = wr.load(k, n, F(1));
-          loss = loss * w;
-          dx = dx * w;
+        const V x = kReadX ? xr.load(k, n, F(0)) : V{}, y = yr.load(k, n, F(0));
+        if constexpr (kCheck) {
+          bad_x |= outside_unit_interval(x);
+          bad_y |= outside_unit_interval(y);
         }
-        if (kLoss) {
-          if (t.loss_out.data) store_run<T>(t.loss_out, o, m, i, k, loss, n);
-          if (n < W) loss = lane_index < F(n) ? loss : V{};
-          acc += widen(loss);
-        }
-        if (kGrad) {
-          const V g = t.g.data ? gr.load(k, n, F(0)) : g_scalar;
-          store_run<T>(t.grad_out, o, m, i, k, dx * g, n);
+        if constexpr (kLoss || kGrad) {
+          const V pw = t.pw.data ? pr.load(k, n, F(1)) : splat<V>(F(1));
+          V loss, dx;
+          op(x, y, pw, loss, dx);
+          if (t.w.data) {
+            const V w = wr.load(k, n, F(1));
+            loss = loss * w;
+            dx = dx * w;
+          }
+          if (kLoss) {
+            if (t.loss_out.data) store_run<T>(t.loss_out, o, m, i, k, loss, n);
+            if (n < W) loss = lane_index < F(n) ? loss : V{};
+            acc += widen(loss);
+          }
+          if (kGrad) {
+            const V g = t.g.data ? gr.load(k, n, F(0)) : g_scalar;
+            store_run<T>(t.grad_out, o, m, i, k, dx * g, n);
+          }
         }
       });
       e += len;
       i = 0;
       if (++m == mid) m = 0, ++o;
     }
-    if (t.partials) t.partials[b] = reduce_add(acc);
+    if (kLoss && t.partials) t.partials[b] = reduce_add(acc);
+    if constexpr (kCheck) {
+      const uint32_t bits = (any_lane<V>(bad_x) ? kInputOutOfRange : 0u) |
+                            (any_lane<V>(bad_y) ? kTargetOutOfRange : 0u);
+      if (bits && t.range_error) __atomic_fetch_or(t.range_error, bits, __ATOMIC_RELAXED);
+    }
   }
 }
 
@@ -106,16 +136,21 @@ void binary_loss_dispatch(const BinaryLossTask& t, const Op& op, int64_t b0, int
     binary_loss_blocks<T, true, true>(t, op, b0, b1);
   else if (grad)
     binary_loss_blocks<T, false, true>(t, op, b0, b1);
-  else
+  else if (loss)
     binary_loss_blocks<T, true, false>(t, op, b0, b1);
+  else if (Op::kProbabilities)
+    binary_loss_blocks<T, false, false>(t, op, b0, b1);  // the range check alone
 }
 
 template <class T>
 void binary_loss_rows(const BinaryLossTask& t, int64_t b0, int64_t b1) noexcept {
-  if (t.loss == BinaryLoss::bce)
-    binary_loss_dispatch<T>(t, BceOp{}, b0, b1);
-  else
-    binary_loss_dispatch<T>(t, FocalOp(t.alpha, t.gamma), b0, b1);
+  switch (t.loss) {
+    case BinaryLoss::bce: return binary_loss_dispatch<T>(t, BceOp{}, b0, b1);
+    case BinaryLoss::focal: return binary_loss_dispatch<T>(t, FocalOp(t.alpha, t.gamma), b0, b1);
+    case BinaryLoss::binary_cross_entropy: return binary_loss_dispatch<T>(t, BceProbsOp{}, b0, b1);
+    case BinaryLoss::kl_div: return binary_loss_dispatch<T>(t, KlDivOp{}, b0, b1);
+    case BinaryLoss::kl_div_log_target: return binary_loss_dispatch<T>(t, KlDivLogTargetOp{}, b0, b1);
+  }
 }
 
 template <class V>
@@ -126,6 +161,7 @@ inline V vector_math_op(VecMathOp op, V v) {
     case VecMathOp::log1p: return log1p_v(v);
     case VecMathOp::exp: return exp_v(v);
     case VecMathOp::exp_nonpos: return exp_nonpos(v);
+    case VecMathOp::log1p_nonpos_half: return log1p_nonpos_half(v);
     case VecMathOp::log1p_unit: {
       const V u = F(1) + v;
       return log1p_unit(v, u, F(1) / u);

@@ -22,7 +22,7 @@
 namespace logitloss {
 namespace LL_ISA {
 
-struct FocalOp {
+struct FocalOp : ElementwiseOp {
   double alpha, gamma;
   bool gamma_int;   // integer with |gamma| <= 64
   FocalOp(double a, double g) : alpha(a), gamma(g) {

@@ -93,16 +93,22 @@ inline vd small_int_to_float(vi64 k) {
 #endif
 }
 
-// log(2^k * m) for m in [sqrt(1/2), sqrt(2)), k as a float: the core of
-// Note [Vector log], shared by log_finite and log1p_unit.
+// log(2^k * (1 + f)) for 1 + f in [sqrt(1/2), sqrt(2)), f exact, k as a
+// float: the core of Note [Vector log].
 template <class V>
-LL_VECMATH V log_reduced(V m, V kf) {
+LL_VECMATH V log_reduced_f(V f, V kf) {
   using C = LogConst<V>;
-  const V f = m - elem_t<V>(1);  // exact (Sterbenz)
   const V s = f / (elem_t<V>(2) + f);
   const V hfsq = elem_t<V>(0.5) * f * f;
   const V R = C::R(s * s);
   return kf * C::ln2_hi - ((hfsq - (s * (hfsq + R) + kf * C::ln2_lo)) - f);
+}
+
+// log(2^k * m) for m in [sqrt(1/2), sqrt(2)), shared by log_finite and
+// log1p_unit.
+template <class V>
+LL_VECMATH V log_reduced(V m, V kf) {
+  return log_reduced_f(m - elem_t<V>(1), kf);  // m - 1 exact (Sterbenz)
 }
 
 // log(x) for positive normal-or-subnormal finite x (other lanes: garbage,
@@ -148,6 +154,18 @@ LL_VECMATH V log1p_v(V x) {
   y = x == C::inf ? x : y;
   y = u < V{} ? V{} + __builtin_nan("") : y;
   return x != x ? x : y;
+}
+
+// log1p(z) for z in [-1/2, 0] or NaN, from z itself: 1 + z is never
+// rounded, so a tiny z keeps every digit and no correction term (nor its
+// division) is needed. f = z (k = 0) where 1 + z >= sqrt(1/2), else
+// f = 1 + 2z (k = -1), exact by Sterbenz for z in [-1/2, -0.29]. Error: that
+// of log (<= 1 ULP; tested with log1p's in tests/test_simd_math_log.py).
+template <class V>
+LL_VECMATH V log1p_nonpos_half(V z) {
+  using E = elem_t<V>;
+  const mask_t<V> low = z < E(-0.29289321881345248);  // 1 + z < sqrt(1/2)
+  return detail::log_reduced_f(low ? E(1) + E(2) * z : z, low ? splat<V>(E(-1)) : V{});
 }
 
 // log1p(e) for e in [0, 1] or NaN, given u = fl(1 + e) and inv_u = 1 / u:

@@ -8,6 +8,9 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from .binary import (
+    binary_cross_entropy,
+    binary_cross_entropy_grad,
+    binary_cross_entropy_value_and_grad,
     binary_cross_entropy_with_logits,
     binary_cross_entropy_with_logits_grad,
     binary_cross_entropy_with_logits_value_and_grad,
@@ -23,6 +26,7 @@ from .cross_entropy import (
     nll_loss_grad,
     nll_loss_value_and_grad,
 )
+from .kl_div import kl_div, kl_div_grad, kl_div_value_and_grad
 from .linear import (
     linear_cross_entropy,
     linear_cross_entropy_grad,
@@ -36,7 +40,7 @@ from .logsumexp import (
     softmax,
     softmax_grad,
 )
-from .losses import BCEWithLogitsLoss, CrossEntropyLoss, NLLLoss
+from .losses import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, KLDivLoss, NLLLoss
 from .runtime import _configure_from_environment, build_info, get_num_threads, set_num_threads
 
 try:
@@ -71,10 +75,19 @@ __all__ = [
     "sigmoid_focal_loss",
     "sigmoid_focal_loss_grad",
     "sigmoid_focal_loss_value_and_grad",
+    "binary_cross_entropy",
+    "binary_cross_entropy_grad",
+    "binary_cross_entropy_value_and_grad",
+    # divergences
+    "kl_div",
+    "kl_div_grad",
+    "kl_div_value_and_grad",
     # loss objects (torch.nn)
     "CrossEntropyLoss",
     "NLLLoss",
     "BCEWithLogitsLoss",
+    "BCELoss",
+    "KLDivLoss",
     # runtime
     "get_num_threads",
     "set_num_threads",

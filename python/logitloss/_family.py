@@ -29,6 +29,7 @@ from typing import Any, Callable, Protocol
 
 import numpy as np
 
+from ._options import REDUCTIONS
 from ._outputs import checked_out
 
 
@@ -75,6 +76,10 @@ class LossFamily:
     #: Source of an input, a target and extra keyword arguments for the
     #: generated examples (logitloss.dask's docstrings).
     example: tuple[str, str, str] = ("[[0.0, 0.0], [1.0, 2.0]]", "[0, 1]", "")
+    #: The reductions it takes ('batchmean': the sum over input.shape[0]).
+    reductions: tuple[str, ...] = REDUCTIONS
+    #: "elementwise" families: the target may broadcast to the input's shape.
+    target_broadcasts: bool = False
 
     @property
     def name(self) -> str:

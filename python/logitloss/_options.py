@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import numpy as np
 
 REDUCTIONS = ("none", "mean", "sum")
+#: kl_div's: torch's 'batchmean' divides the sum by input.shape[0].
+BATCH_REDUCTIONS = ("none", "batchmean", "sum", "mean")
 
 
 def check_reduction(func: str, reduction: object, allowed: Sequence[str] = REDUCTIONS) -> str:
@@ -30,6 +32,13 @@ def check_real(func: str, name: str, value: object) -> float:
         raise TypeError(
             f"{func}: {name} must be a real number, not {type(value).__name__}"
         ) from None
+
+
+def check_flag(func: str, name: str, value: object) -> bool:
+    """A bool (Python or NumPy), as torch's flags take."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{func}: {name} must be a bool, not {type(value).__name__}")
+    return bool(value)
 
 
 def check_unit_interval(func: str, name: str, value: object) -> float:

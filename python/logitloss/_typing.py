@@ -21,6 +21,8 @@ FloatScalar = np.floating[Any]
 FloatArray = npt.NDArray[np.floating[Any]]
 #: A reduction's result: a scalar when every axis is reduced, else an array.
 FloatResult = Union[FloatScalar, FloatArray]
+#: logsumexp's results for complex input: complex, or real with a sign.
+InexactResult = Union[np.inexact[Any], npt.NDArray[np.inexact[Any]]]
 #: Python or NumPy scalar input (its results are NumPy scalars).
 ScalarLike = Union[float, int, bool, np.integer[Any], np.floating[Any], np.bool_]
 #: None (every axis), one axis, or several.

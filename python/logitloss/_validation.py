@@ -138,6 +138,17 @@ def result_float(*dtypes: np.dtype, func: str, args: Sequence[str]) -> np.dtype:
     return compute_dtype(np.result_type(*kinds), func, args[0])
 
 
+def broadcast_shape(func: str, a: np.ndarray, b: np.ndarray) -> tuple[int, ...]:
+    """The shape a and b broadcast to (logsumexp's a and b), or a ValueError
+    naming b."""
+    try:
+        return np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise ValueError(
+            f"{func}: b with shape {b.shape} does not broadcast against a with shape {a.shape}"
+        ) from None
+
+
 def broadcast_to_shape(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """a broadcast to shape; a itself when it already has it (np.broadcast_to
     costs microseconds a call even then)."""
@@ -223,6 +234,17 @@ class ClassLayout(NamedTuple):
         perm = others + list(self.axes)
         moved = _outputs.empty(tuple(self.shape[d] for d in perm), dtype)
         return moved.transpose(np.argsort(perm)), moved.reshape(self.outer, self.classes, 1)
+
+
+def reduction_layout(
+    func: str, x: np.ndarray, b: np.ndarray | None, axis: object
+) -> tuple[np.ndarray, np.ndarray | None, ClassLayout]:
+    """x (and b, of x's shape) at least 1-D, as SciPy treats a scalar, and
+    the layout that reduces `axis` of it."""
+    if x.ndim == 0:
+        x = x.reshape(1)
+        b = None if b is None else b.reshape(1)
+    return x, b, class_layout(x.shape, normalize_axes(axis, x.ndim, func))
 
 
 def class_layout(shape: tuple[int, ...], axes: tuple[int, ...]) -> ClassLayout:

@@ -48,12 +48,14 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess test
 
 import logitloss as _ll  # the public functions (the package is initialised first)
 
+from ._complex_lse import complex_dtype
 from ._family import LossFamily, make_function
 from ._options import check_ignore_index, check_reduction
 from ._scalars import as_scalar, ieee_div
 from ._validation import as_array, compute_dtype, normalize_axes, normalize_axis, result_float
-from .binary import BINARY_CROSS_ENTROPY_WITH_LOGITS, SIGMOID_FOCAL_LOSS
+from .binary import BINARY_CROSS_ENTROPY, BINARY_CROSS_ENTROPY_WITH_LOGITS, SIGMOID_FOCAL_LOSS
 from .cross_entropy import CROSS_ENTROPY, NLL_LOSS
+from .kl_div import KL_DIV
 
 __all__ = [
     "logsumexp",
@@ -141,8 +143,9 @@ def logsumexp(
     Axes within one chunk run the in-memory function per chunk. Axes that
     span chunks are not rechunked: each chunk's log-sum-exp and sign are
     combined by a log-sum-exp of the partial results (weighted by their
-    signs), exact up to the partials' rounding. Returns a Dask array (and
-    its sign with ``return_sign``).
+    signs), exact up to the partials' rounding. Complex input works the same
+    way: each chunk's complex log-sum is combined by a complex log-sum-exp
+    of them. Returns a Dask array (and its sign with ``return_sign``).
 
     Examples
     --------
@@ -156,11 +159,12 @@ def logsumexp(
     """
     func = "logsumexp"
     x = _dask(a, func, "a")
-    bb = None
-    if b is None:
+    bb = None if b is None else _dask(b, func, "b")
+    if x.dtype.kind == "c" or (bb is not None and bb.dtype.kind == "c"):
+        return _complex_logsumexp(x, axis, bb, keepdims, return_sign)
+    if bb is None:
         dtype = compute_dtype(x.dtype, func, "a")
     else:
-        bb = _dask(b, func, "b")
         dtype = result_float(x.dtype, bb.dtype, func=func, args=("a", "b"))
         x, bb = _broadcast_pair(func, x, bb, ("a", "b"))
     if x.ndim == 0:  # SciPy treats a scalar as a 1-element vector
@@ -184,6 +188,35 @@ def logsumexp(
         lse, sign = _lse_map(parts, part_sign, axes, return_sign, part_dtype)
         lse = lse.astype(dtype)
         sign = None if sign is None else sign.astype(dtype)
+    if not keepdims:
+        lse = _scalar_if_0d(lse.squeeze(axis=axes))
+        sign = None if sign is None else _scalar_if_0d(sign.squeeze(axis=axes))
+    return (lse, sign) if return_sign else lse
+
+
+def _complex_logsumexp(x: da.Array, axis: Any, bb: da.Array | None, keepdims: bool,
+                       return_sign: bool) -> Any:
+    """logsumexp of complex input. Over axes that span chunks, each chunk's
+    complex log-sum z_i = log(S_i) is combined by a complex logsumexp of the
+    z_i (exp(z_i) = S_i), exact up to the rounding of the z_i. Special values
+    pass through exp(log(.)) as through SciPy's direct path, with one
+    difference: a chunk whose weighted sum is infinite has a NaN phase and so
+    (SciPy's rule) a NaN log-sum, which makes the combined value NaN where the
+    in-memory function's ``return_sign`` value is inf."""
+    func = "logsumexp"
+    dtype = complex_dtype(x.dtype, None if bb is None else bb.dtype, func)
+    if bb is not None:
+        x, bb = _broadcast_pair(func, x, bb, ("a", "b"))
+    if x.ndim == 0:
+        x = x.reshape(1)
+        bb = None if bb is None else bb.reshape(1)
+    axes = normalize_axes(axis, x.ndim, func)
+    if not all(x.numblocks[d] == 1 for d in axes):
+        parts, _ = _lse_map(x, bb, axes, False, dtype)
+        x, bb = parts.rechunk({d: -1 for d in axes}), None
+    lse, sign = _lse_map(x, bb, axes, return_sign, dtype)
+    if return_sign:  # stacked with the (complex) sign: the value is real
+        lse = lse.real
     if not keepdims:
         lse = _scalar_if_0d(lse.squeeze(axis=axes))
         sign = None if sign is None else _scalar_if_0d(sign.squeeze(axis=axes))
@@ -444,7 +477,8 @@ class _Loss:
     def value(self, reduction: str) -> da.Array:
         if reduction == "none":
             return self.unreduced()
-        fn = functools.partial(_finish_total, reduction == "mean", self.dtype)
+        den = self.static_denominator if reduction == "mean" else None
+        fn = functools.partial(_finish_total, reduction == "mean", self.dtype, den)
         return da.map_blocks(fn, self.totals().rechunk(-1), drop_axis=0, dtype=self.dtype,
                              meta=_meta(0, self.dtype))
 
@@ -520,8 +554,11 @@ def _denominator_block(denominator: Callable[..., float], loss_ndim: int,
     return np.full((1,) * loss_ndim, denominator(*blocks))
 
 
-def _finish_total(mean: bool, dtype: np.dtype, totals: np.ndarray) -> np.ndarray:
-    value = ieee_div(totals[0], totals[1]) if mean else totals[0]
+def _finish_total(mean: bool, dtype: np.dtype, den: float | None,
+                  totals: np.ndarray) -> np.ndarray:
+    """The reduced loss: the summed chunk sums, over the denominator for
+    'mean' (`den` when the shapes fix it, else the summed chunk shares)."""
+    value = ieee_div(totals[0], totals[1] if den is None else den) if mean else totals[0]
     return as_scalar(dtype, value)  # as the in-memory reduction rounds (and warns)
 
 
@@ -555,8 +592,10 @@ def _grad_sum_block(fn: Callable[..., Any], n_inputs: int, kwargs: dict[str, Any
 #   "class":       `input` chunked with its class axis whole; `target` class
 #                  indices (aligned with the rows) or probabilities (with the
 #                  input); `weight` a per-class vector held in memory.
-#   "elementwise": `input` and `target` of one shape, chunked alike; `weight`
-#                  and `pos_weight` broadcast to it.
+#   "elementwise": `input` and `target` of one shape (or, for a family with
+#                  `target_broadcasts`, a target broadcast to the input's),
+#                  chunked alike; `weight` and `pos_weight` broadcast to it.
+#                  'batchmean' is 'mean' over input.shape[0].
 # Every other argument is an option passed to each chunk's in-memory call,
 # and checked first by the family's own `prepare` on empty stand-ins of the
 # arguments (the in-memory messages, before any data is read).
@@ -678,18 +717,18 @@ def _class_layout(family: LossFamily, func: str, args: dict[str, Any]) -> tuple[
 def _elementwise_layout(family: LossFamily, func: str,
                         args: dict[str, Any]) -> tuple[_Loss, str]:
     x, t = args["input"], args["target"]
-    red = check_reduction(func, args["reduction"])
+    red = check_reduction(func, args["reduction"], family.reductions)
     dtype = compute_dtype(x.dtype, func, "input")
     if x.ndim > len(_LETTERS):
         raise ValueError(f"{func}: input has {x.ndim} dimensions; at most {len(_LETTERS)}")
-    compute_dtype(t.dtype, func, "target")
-    if t.shape != x.shape:
+    if t.shape != x.shape and not family.target_broadcasts:
+        compute_dtype(t.dtype, func, "target")
         raise ValueError(f"{func}: target has shape {t.shape} but input has shape {x.shape}; "
                          "they must be equal")
     ind = _LETTERS[: x.ndim]
-    operands: list[Any] = [t.rechunk(x.chunks), ind]
-    names = ["input", "target"]
-    for name in ("weight", "pos_weight"):
+    operands: list[Any] = []
+    names = ["input"]
+    for name in ("target", "weight", "pos_weight"):
         w = args.get(name)
         if w is None:
             continue
@@ -699,13 +738,16 @@ def _elementwise_layout(family: LossFamily, func: str,
                 raise ValueError
         except ValueError:
             raise ValueError(f"{func}: {name} with shape {w.shape} does not broadcast to the "
-                             f"target's shape {x.shape}") from None
+                             f"input's shape {x.shape}") from None
         operands += [da.broadcast_to(w, x.shape).rechunk(x.chunks), ind]
         names.append(name)
     _check_options(family, func, args, tuple(range(x.ndim)))
     kwargs = {k: v for k, v in args.items() if k not in (*names, "reduction")}
+    static = float(x.size)
+    if red == "batchmean":  # the sum over input.shape[0] (1 for 0-d input)
+        red, static = "mean", float(x.shape[0] if x.ndim else 1)
     return _Loss(func, family.functions()[:2], dtype, x, ind, operands, tuple(names),
-                 ind, kwargs, _numel_denominator, float(x.size)), red
+                 ind, kwargs, _numel_denominator, static), red
 
 
 _LAYOUTS = {"class": _class_layout, "elementwise": _elementwise_layout}
@@ -810,11 +852,14 @@ nll_loss, nll_loss_grad, nll_loss_value_and_grad = _lazy(NLL_LOSS)
  binary_cross_entropy_with_logits_value_and_grad) = _lazy(BINARY_CROSS_ENTROPY_WITH_LOGITS)
 sigmoid_focal_loss, sigmoid_focal_loss_grad, sigmoid_focal_loss_value_and_grad = _lazy(
     SIGMOID_FOCAL_LOSS)
+binary_cross_entropy, binary_cross_entropy_grad, binary_cross_entropy_value_and_grad = _lazy(
+    BINARY_CROSS_ENTROPY)
+kl_div, kl_div_grad, kl_div_value_and_grad = _lazy(KL_DIV)
 
 __all__ += [
     name + suffix
     for name in ("cross_entropy", "nll_loss", "binary_cross_entropy_with_logits",
-                 "sigmoid_focal_loss")
+                 "sigmoid_focal_loss", "binary_cross_entropy", "kl_div")
     for suffix in ("", "_grad", "_value_and_grad")
 ]
 

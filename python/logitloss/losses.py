@@ -16,10 +16,11 @@ from typing import Any, Callable
 import numpy as np
 
 from ._family import LossFamily
-from .binary import BINARY_CROSS_ENTROPY_WITH_LOGITS
+from .binary import BINARY_CROSS_ENTROPY, BINARY_CROSS_ENTROPY_WITH_LOGITS
 from .cross_entropy import CROSS_ENTROPY, NLL_LOSS
+from .kl_div import KL_DIV
 
-__all__ = ["CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss"]
+__all__ = ["CrossEntropyLoss", "NLLLoss", "BCEWithLogitsLoss", "BCELoss", "KLDivLoss"]
 
 
 class _Loss:
@@ -179,4 +180,28 @@ Examples
 >>> loss_fn = ll.BCEWithLogitsLoss(pos_weight=[2.0])
 >>> round(float(loss_fn([[0.0]], [[1.0]])), 6)
 1.386294
+""")
+
+BCELoss = loss_class(BINARY_CROSS_ENTROPY, """\
+``torch.nn.BCELoss`` for NumPy: see :func:`binary_cross_entropy` (on
+probabilities; same argument order as torch).
+
+Examples
+--------
+>>> import logitloss as ll
+>>> loss_fn = ll.BCELoss(reduction="sum")
+>>> round(float(loss_fn([0.5, 0.9], [1.0, 0.0])), 6)
+2.995732
+""")
+
+KLDivLoss = loss_class(KL_DIV, """\
+``torch.nn.KLDivLoss`` for NumPy: see :func:`kl_div` (input: log-probabilities).
+
+Examples
+--------
+>>> import numpy as np
+>>> import logitloss as ll
+>>> loss_fn = ll.KLDivLoss(reduction="batchmean", log_target=True)
+>>> round(float(loss_fn(np.log([[0.9, 0.1]]), np.log([[0.5, 0.5]]))), 6)
+0.510826
 """)
