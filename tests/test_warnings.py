@@ -62,6 +62,10 @@ EDGE_CALLS = {
         np.zeros(0), np.zeros(0)),
     "bce zero weight": lambda: ll.binary_cross_entropy_with_logits(LOGITS, LABELS, weight=0.0),
     "focal": lambda: ll.sigmoid_focal_loss_value_and_grad(LOGITS, LABELS, reduction="sum"),
+    # linear cross-entropy: inf hidden states times zero weights (NaN logits)
+    "linear_cross_entropy": lambda: ll.linear_cross_entropy_value_and_grad(
+        np.array([[INF], [1.0], [NAN]]), np.array([[0.5], [0.0], [-1.0]]), [1, 0, 2],
+        softcap=2.0, z_loss=1e-3),
     # boosting objectives on non-finite margins
     "objectives.softmax": lambda: objectives.softmax(SPECIAL, TARGETS % 3),
     "objectives.logistic": lambda: objectives.logistic(LOGITS, LABELS),

@@ -201,7 +201,9 @@ def _run(op: _Linear, want_loss: bool, want_grad: bool,
     buffer = np.empty((min(op.chunk, max(n_active, 1)), vocab), work)
     vblock = max(1, _VOCAB_BLOCK_BYTES // max(1, features * work.itemsize))
     product = np.empty((min(vblock, vocab), features), work) if want_grad else None
-    with _blas_threads():
+    # NaN/inf in the operands make NaN/inf rows, as in cross_entropy: without
+    # a warning (the products' floating-point flags are not the user's).
+    with _blas_threads(), np.errstate(invalid="ignore", over="ignore"):
         for c0 in range(0, n_active, op.chunk):
             c1 = min(c0 + op.chunk, n_active)
             rows = slice(c0, c1) if op.rows is None else op.rows[c0:c1]
