@@ -54,6 +54,7 @@ from ._scalars import ieee_div
 from ._validation import as_array, compute_dtype, normalize_axes, normalize_axis, result_float
 from .binary import BINARY_CROSS_ENTROPY_WITH_LOGITS, SIGMOID_FOCAL_LOSS
 from .cross_entropy import CROSS_ENTROPY, NLL_LOSS
+from .cross_entropy_variants import POLY1_CROSS_ENTROPY, SOFTMAX_FOCAL_LOSS
 
 __all__ = [
     "logsumexp",
@@ -811,11 +812,15 @@ nll_loss, nll_loss_grad, nll_loss_value_and_grad = _lazy(NLL_LOSS)
  binary_cross_entropy_with_logits_value_and_grad) = _lazy(BINARY_CROSS_ENTROPY_WITH_LOGITS)
 sigmoid_focal_loss, sigmoid_focal_loss_grad, sigmoid_focal_loss_value_and_grad = _lazy(
     SIGMOID_FOCAL_LOSS)
+poly1_cross_entropy, poly1_cross_entropy_grad, poly1_cross_entropy_value_and_grad = _lazy(
+    POLY1_CROSS_ENTROPY)
+softmax_focal_loss, softmax_focal_loss_grad, softmax_focal_loss_value_and_grad = _lazy(
+    SOFTMAX_FOCAL_LOSS)
 
 __all__ += [
     name + suffix
     for name in ("cross_entropy", "nll_loss", "binary_cross_entropy_with_logits",
-                 "sigmoid_focal_loss")
+                 "sigmoid_focal_loss", "poly1_cross_entropy", "softmax_focal_loss")
     for suffix in ("", "_grad", "_value_and_grad")
 ]
 
