@@ -162,3 +162,47 @@ def cross_entropy_grad_ref(
 
 
 # --- end cross-entropy family ---
+
+
+# --- mpmath helpers (exact references) ---------------------------------------
+
+
+def mp_row(v):
+    """(softmax, -log_softmax) of a row of mpmath numbers at the current
+    precision (-log p_c as (m - x_c) + log sum exp(x - m): no cancellation)."""
+    import mpmath
+
+    m = max(v)
+    e = [mpmath.exp(a - m) for a in v]
+    total = mpmath.fsum(e)
+    log_total = mpmath.log(total)
+    return [a / total for a in e], [(m - a) + log_total for a in v]
+
+
+def ulp_error(got, exact, dtype) -> float:
+    """|got - exact| in units of the last place of `exact` in `dtype`."""
+    import mpmath
+
+    unit = float(np.spacing(np.abs(np.dtype(dtype).type(float(exact)))))
+    return float(abs(mpmath.mpf(float(got)) - exact)) / unit
+
+
+def assert_close_scaled(ours, theirs, rtol: float, *, scaled: float = 1.0,
+                        absolute: float = 0.0, what: str = "") -> None:
+    """Each entry within rtol, or within rtol * `scaled` times the largest
+    reference magnitude (entries that cancel, such as p_c - q_c, carry
+    errors of that size in any implementation), or within `absolute`
+    (16-bit results in the subnormal range)."""
+    theirs = np.asarray(theirs, np.float64)
+    ours = np.asarray(ours, np.float64)
+    scale = float(np.max(np.abs(theirs), initial=0.0)) if np.isfinite(theirs).all() else 0.0
+    atol = max(rtol * scaled * scale, absolute)
+    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol, err_msg=what)
+
+
+def bitwise_equal(a, b, what: str = "") -> None:
+    """Same dtype, shape and bits (NaN payloads included)."""
+    a, b = np.atleast_1d(a), np.atleast_1d(b)
+    assert a.dtype == b.dtype, what
+    assert a.shape == b.shape, what
+    assert a.tobytes() == b.tobytes(), what

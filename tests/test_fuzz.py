@@ -136,6 +136,61 @@ def test_cross_entropy_family(x, target_kind, ignore_index, reduction, smoothing
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     arrays(),
+    st.sampled_from(["index", "prob", "garbage"]),
+    st.integers(-3, 8),
+    st.sampled_from(REDUCTIONS),
+    st.sampled_from([0.0, 0.1, 1.0, -0.5, float("nan")]),
+    st.sampled_from(
+        [
+            "poly1_cross_entropy",
+            "poly1_cross_entropy_grad",
+            "poly1_cross_entropy_value_and_grad",
+            "softmax_focal_loss",
+            "softmax_focal_loss_grad",
+            "softmax_focal_loss_value_and_grad",
+        ]
+    ),
+    st.sampled_from([2.0, 0.0, 0.5, -1.0, 1e30, float("nan"), float("inf"), "2"]),
+    st.sampled_from([None, 0.25, "per_class", "bad_shape", -1.0, float("nan"), "x"]),
+)
+def test_cross_entropy_variants(x, target_kind, ignore_index, reduction, smoothing, name,
+                                coefficient, alpha_kind):
+    rng = np.random.default_rng(x.size)
+    class_axis = 1 if x.ndim >= 2 else 0
+    reduced = x.shape[:class_axis] + x.shape[class_axis + 1 :] if x.ndim else ()
+    classes = x.shape[class_axis] if x.ndim else 1
+    if target_kind == "index":
+        target = rng.integers(-1, classes + 1, reduced)
+    elif target_kind == "prob":
+        target = rng.random(x.shape)
+    else:
+        target = np.array(["a"] * 3)
+    kwargs: dict = {"ignore_index": ignore_index, "reduction": reduction}
+    if name.startswith("poly1"):
+        kwargs.update(label_smoothing=smoothing, epsilon=coefficient)
+    else:
+        alphas = {"per_class": rng.random(classes), "bad_shape": np.ones(classes + 1)}
+        alpha = alphas.get(alpha_kind, alpha_kind) if isinstance(alpha_kind, str) else alpha_kind
+        kwargs.update(gamma=coefficient, alpha=alpha)
+    result = check_call(name, getattr(ll, name), x, target, **kwargs)
+    if result is None:
+        return
+    loss = result[0] if isinstance(result, tuple) else result
+    if isinstance(result, tuple) or name.endswith("_grad"):
+        grad = result[1] if isinstance(result, tuple) else result
+        assert grad.shape == x.shape
+        assert grad.dtype == float_result_dtype(x)
+    if not name.endswith("_grad"):
+        if reduction == "none":
+            assert np.shape(loss) == reduced
+        else:
+            assert isinstance(loss, np.generic)
+        assert loss.dtype == float_result_dtype(x)
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    arrays(),
     st.sampled_from(REDUCTIONS),
     st.sampled_from([None, "last", "full", "bad"]),
     st.sampled_from(
@@ -165,6 +220,7 @@ def test_binary_family(x, reduction, weight_kind, name):
 
 
 GRADIENTS = ["cross_entropy_grad", "cross_entropy_value_and_grad", "nll_loss_grad",
+             "poly1_cross_entropy_grad", "softmax_focal_loss_value_and_grad",
              "binary_cross_entropy_with_logits_value_and_grad", "sigmoid_focal_loss_grad",
              "logsumexp_grad", "softmax_grad", "log_softmax_grad"]
 
@@ -177,7 +233,7 @@ def test_out_argument(x, name, kind):
     """out= of every gradient: the result without out, or a clear error with
     nothing written."""
     fn = getattr(ll, name)
-    if name.startswith(("cross", "nll")):
+    if name.startswith(("cross", "nll", "poly1", "softmax_focal")):
         axis = 1 if x.ndim >= 2 else 0
         reduced = x.shape[:axis] + x.shape[axis + 1:] if x.ndim else ()
         args: tuple = (np.zeros(reduced, np.int64),)

@@ -116,8 +116,9 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
     else
       coef_pass<T, M, kKeepExp, kPoly>(t, x, q, C, m, next, g, s, ps);
     s.log_total_scalar();
-    RowCoef<> rc{target_coef(t, tg), eps / double(C), kGrad ? row_scale(t, r) : 0.0,
+    RowCoef<> rc{(1 - eps) * tg.weight, eps / double(C), kGrad ? row_scale(t, r) : 0.0,
                  t.z_loss * tg.weight};
+    if (M == Mode::index && t.variant == CeVariant::focal) rc.a = focal_alpha(t, tg.index);
     const bool has_z = t.z_loss != 0;
     double poly_mul = 0, poly_share = 0;  // kPoly
     if constexpr (kPoly) {
@@ -342,13 +343,16 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
       const int64_t r = rb + (j < n ? j : n - 1);
       // Inactive lanes get zero coefficients, so their gradient is 0 * exp.
       const bool on = tg[j].active;
-      lanes.a[j] = on ? target_coef(t, tg[j]) : 0.0;
+      lanes.a[j] = on ? (1 - eps) * tg[j].weight : 0.0;
       lanes.b[j] = on ? eps / double(C) : 0.0;
       lanes.scale[j] = kGrad && on ? row_scale(t, r) : 0.0;
       lanes.z[j] = on ? t.z_loss * tg[j].weight : 0.0;
       lanes.w_t[j] = tg[j].weight;
       lanes.x_t[j] = M == Mode::prob || !on ? lanes.m[j] : x_t[j];
     }
+    if (M == Mode::index && t.variant == CeVariant::focal)  // Note [Softmax focal loss]
+      for (int j = 0; j < W; ++j)
+        if (tg[j].active) lanes.a[j] = focal_alpha(t, tg[j].index);
     const bool has_z = t.z_loss != 0;
     alignas(64) double loss_d[W], mul_d[W], grad_t_d[W], share_d[W];
     if constexpr (kPoly) {

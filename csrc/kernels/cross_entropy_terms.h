@@ -89,13 +89,6 @@ inline RowTarget take_target(const CeTask& t, int64_t r) {
   return tg;
 }
 
-// RowCoef::a of an active index-target row: (1 - eps) w_t, or for focal
-// rows alpha_t (Note [Softmax focal loss]).
-inline double target_coef(const CeTask& t, const RowTarget& tg) {
-  if (t.variant == CeVariant::focal) return t.alpha ? t.alpha[tg.index] : t.alpha_scalar;
-  return (1 - t.smoothing) * tg.weight;
-}
-
 inline double row_scale(const CeTask& t, int64_t r) {
   return t.grad_scale ? t.grad_scale[r] : t.grad_scalar;
 }

@@ -190,8 +190,8 @@ def _prepare_focal(func: str, input: Any, target: Any, alpha: Any, gamma: Any,
     tg = target if type(target) is np.ndarray else as_array(target, func, "target")
     if tg.dtype.kind == "f" or is_kernel_float(tg.dtype):
         raise TypeError(
-            f"{func}: target has dtype {dtype_name(tg.dtype)}; softmax_focal_loss takes "
-            "integer class indices, not probabilities"
+            f"{func}: target has dtype {dtype_name(tg.dtype)}; expected integer class "
+            "indices (probability targets are not supported)"
         )
     op = _operands(func, True, input, tg, None, ignore_index, reduction, 0.0, axis, None, 0.0)
     a, a_scalar = _focal_alpha(func, alpha, op)
