@@ -206,3 +206,45 @@ def bitwise_equal(a, b, what: str = "") -> None:
     assert a.dtype == b.dtype, what
     assert a.shape == b.shape, what
     assert a.tobytes() == b.tobytes(), what
+
+
+# --- differential grids of the loss families ---------------------------------
+
+LOSS_REDUCTIONS = ("none", "sum", "mean")
+# (shape, class axis): 1-D, first, middle and last axes; short rows (the row
+# blocks) and long ones (the contiguous path).
+CLASS_AXIS_LAYOUTS = [((7,), 0), ((6, 5), 1), ((6, 5), 0), ((3, 5, 4), 1), ((3, 4, 5), -1),
+                      ((4, 40), 1), ((2, 3, 40), -1), ((40, 3), 0)]
+
+
+def without_axis(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
+    ax = axis % len(shape)
+    return shape[:ax] + shape[ax + 1:]
+
+
+def check_loss_functions(fns, args, kwargs, reference, loss_shape, dtype, close, rng) -> None:
+    """A loss's (value, grad, value_and_grad) against reference(reduction,
+    grad_output) -> (loss, gradient), for every reduction: result types and
+    shapes, the gradient with a random grad_output, the fused pair with the
+    default one. close(ours, theirs, what) compares."""
+    value_fn, grad_fn, both_fn = fns
+    shape = np.shape(args[0])
+    for reduction in LOSS_REDUCTIONS:
+        none = reduction == "none"
+        go = rng.uniform(-2, 2, loss_shape) if none else np.float64(rng.uniform(0.5, 2))
+        want, want_grad = reference(reduction, go)
+        _, want_grad1 = reference(reduction, np.ones(loss_shape) if none else 1.0)
+        value = value_fn(*args, reduction=reduction, **kwargs)
+        grad = grad_fn(*args, reduction=reduction, grad_output=go, **kwargs)
+        both = both_fn(*args, reduction=reduction, **kwargs)
+        if none:
+            assert value.shape == loss_shape
+            assert value.dtype == dtype
+        else:
+            assert type(value) is np.dtype(dtype).type
+        assert grad.dtype == dtype
+        assert grad.shape == shape
+        close(value, want, f"value {reduction}")
+        close(grad, want_grad, f"grad {reduction}")
+        close(both[0], want, f"fused value {reduction}")
+        close(both[1], want_grad1, f"fused grad {reduction}")

@@ -86,6 +86,35 @@ def test_log_sum_exp_family(x, axis, name):
             assert np.shape(result) == x.shape
 
 
+def class_target(x, kind, rng):
+    """A target for `x` with cross-entropy's class axis: class indices (some
+    out of range), probabilities or garbage; with the loss shape and the
+    number of classes."""
+    class_axis = 1 if x.ndim >= 2 else 0
+    reduced = x.shape[:class_axis] + x.shape[class_axis + 1 :] if x.ndim else ()
+    classes = x.shape[class_axis] if x.ndim else 1
+    if kind == "index":
+        return rng.integers(-1, classes + 1, reduced), reduced, classes
+    if kind == "prob":
+        return rng.random(x.shape), reduced, classes
+    return np.array(["a"] * 3), reduced, classes
+
+
+def check_loss_result(name, result, x, reduction, reduced):
+    """The types and shapes of a loss function's result."""
+    loss = result[0] if isinstance(result, tuple) else result
+    if isinstance(result, tuple) or name.endswith("_grad"):
+        grad = result[1] if isinstance(result, tuple) else result
+        assert grad.shape == x.shape
+        assert grad.dtype == float_result_dtype(x)
+    if not name.endswith("_grad"):
+        if reduction == "none":
+            assert np.shape(loss) == reduced
+        else:
+            assert isinstance(loss, np.generic)
+        assert loss.dtype == float_result_dtype(x)
+
+
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     arrays(),
@@ -107,30 +136,13 @@ def test_log_sum_exp_family(x, axis, name):
 )
 def test_cross_entropy_family(x, target_kind, ignore_index, reduction, smoothing, name,
                               softcap, z_loss):
-    rng = np.random.default_rng(x.size)
-    class_axis = 1 if x.ndim >= 2 else 0
-    reduced = x.shape[:class_axis] + x.shape[class_axis + 1 :] if x.ndim else ()
-    classes = x.shape[class_axis] if x.ndim else 1
-    if target_kind == "index":
-        target = rng.integers(-1, classes + 1, reduced)
-    elif target_kind == "prob":
-        target = rng.random(x.shape)
-    else:
-        target = np.array(["a"] * 3)
+    target, reduced, _ = class_target(x, target_kind, np.random.default_rng(x.size))
     kwargs = {"ignore_index": ignore_index, "reduction": reduction}
     if name.startswith("cross"):
         kwargs.update(label_smoothing=smoothing, softcap=softcap, z_loss=z_loss)
     result = check_call(name, getattr(ll, name), x, target, **kwargs)
-    if result is None:
-        return
-    loss = result[0] if isinstance(result, tuple) else result
-    if isinstance(result, tuple) or name.endswith("_grad"):
-        grad = result[1] if isinstance(result, tuple) else result
-        assert grad.shape == x.shape
-        assert grad.dtype == float_result_dtype(x)
-    if not name.endswith("_grad") and reduction != "none":
-        assert isinstance(loss, np.generic)
-        assert loss.dtype == float_result_dtype(x)
+    if result is not None:
+        check_loss_result(name, result, x, reduction, reduced)
 
 
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
@@ -156,15 +168,7 @@ def test_cross_entropy_family(x, target_kind, ignore_index, reduction, smoothing
 def test_cross_entropy_variants(x, target_kind, ignore_index, reduction, smoothing, name,
                                 coefficient, alpha_kind):
     rng = np.random.default_rng(x.size)
-    class_axis = 1 if x.ndim >= 2 else 0
-    reduced = x.shape[:class_axis] + x.shape[class_axis + 1 :] if x.ndim else ()
-    classes = x.shape[class_axis] if x.ndim else 1
-    if target_kind == "index":
-        target = rng.integers(-1, classes + 1, reduced)
-    elif target_kind == "prob":
-        target = rng.random(x.shape)
-    else:
-        target = np.array(["a"] * 3)
+    target, reduced, classes = class_target(x, target_kind, rng)
     kwargs: dict = {"ignore_index": ignore_index, "reduction": reduction}
     if name.startswith("poly1"):
         kwargs.update(label_smoothing=smoothing, epsilon=coefficient)
@@ -173,19 +177,8 @@ def test_cross_entropy_variants(x, target_kind, ignore_index, reduction, smoothi
         alpha = alphas.get(alpha_kind, alpha_kind) if isinstance(alpha_kind, str) else alpha_kind
         kwargs.update(gamma=coefficient, alpha=alpha)
     result = check_call(name, getattr(ll, name), x, target, **kwargs)
-    if result is None:
-        return
-    loss = result[0] if isinstance(result, tuple) else result
-    if isinstance(result, tuple) or name.endswith("_grad"):
-        grad = result[1] if isinstance(result, tuple) else result
-        assert grad.shape == x.shape
-        assert grad.dtype == float_result_dtype(x)
-    if not name.endswith("_grad"):
-        if reduction == "none":
-            assert np.shape(loss) == reduced
-        else:
-            assert isinstance(loss, np.generic)
-        assert loss.dtype == float_result_dtype(x)
+    if result is not None:
+        check_loss_result(name, result, x, reduction, reduced)
 
 
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))

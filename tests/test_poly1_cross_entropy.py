@@ -15,22 +15,23 @@ import pytest
 
 import logitloss as ll
 from reference import (
+    CLASS_AXIS_LAYOUTS,
+    LOSS_REDUCTIONS,
     assert_close_scaled,
     bitwise_equal,
     central_difference,
+    check_loss_functions,
     mp_row,
     ulp_error,
+    without_axis,
 )
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 
 DTYPES = [np.float32, np.float64, np.float16, ml_dtypes.bfloat16]
 RTOL = {np.float64: 1e-10, np.float32: 2e-5, np.float16: 4e-3, ml_dtypes.bfloat16: 3e-2}
-# (shape, class axis): 1-D, first, middle and last axes; short rows (row
-# blocks) and long ones (the contiguous path).
-LAYOUTS = [((7,), 0), ((6, 5), 1), ((6, 5), 0), ((3, 5, 4), 1), ((3, 4, 5), -1),
-           ((4, 40), 1), ((2, 3, 40), -1), ((40, 3), 0)]
-REDUCTIONS = ("none", "sum", "mean")
+LAYOUTS = CLASS_AXIS_LAYOUTS
+REDUCTIONS = LOSS_REDUCTIONS
 FUNCS = (ll.poly1_cross_entropy, ll.poly1_cross_entropy_grad,
          ll.poly1_cross_entropy_value_and_grad)
 
@@ -86,7 +87,7 @@ def torch_poly1(x, target, weight, *, epsilon, ignore_index, reduction, label_sm
     return value, grad
 
 
-def assert_close(ours, theirs, dtype, what):
+def assert_close(ours, theirs, what, dtype):
     # 16-bit results in the subnormal range (float16 below 6e-5) have that spacing.
     subnormal = 2 * float(ml_dtypes.finfo(dtype).smallest_subnormal)
     assert_close_scaled(ours, theirs, RTOL[dtype], scaled=1.0, absolute=subnormal, what=what)
@@ -116,29 +117,11 @@ def test_against_optax_formula_in_torch(layout, dtype, kind, weighted, smoothing
     x, target, weight = make_case(rng, shape, axis, dtype, kind, weighted, smoothing)
     epsilon = 2.0 if weighted else -0.7  # optax's default, and a negative one
     kw = {"epsilon": epsilon, "label_smoothing": smoothing, "axis": axis}
-    loss_shape = shape[: axis % len(shape)] + shape[axis % len(shape) + 1:]
-    for reduction in REDUCTIONS:
-        go = rng.uniform(-2, 2, loss_shape) if reduction == "none" else np.float64(1.5)
-        want, want_grad = torch_poly1(x, target, weight, ignore_index=-100, reduction=reduction,
-                                      grad_output=go, **kw)
-        _, want_grad1 = torch_poly1(x, target, weight, ignore_index=-100, reduction=reduction,
-                                    grad_output=np.ones(loss_shape) if reduction == "none"
-                                    else 1.0, **kw)
-        value = ll.poly1_cross_entropy(x, target, weight, reduction=reduction, **kw)
-        grad = ll.poly1_cross_entropy_grad(x, target, weight, reduction=reduction,
-                                           grad_output=go, **kw)
-        both = ll.poly1_cross_entropy_value_and_grad(x, target, weight, reduction=reduction, **kw)
-        if reduction == "none":
-            assert value.shape == loss_shape
-            assert value.dtype == dtype
-        else:
-            assert type(value) is np.dtype(dtype).type
-        assert grad.dtype == dtype
-        assert grad.shape == shape
-        assert_close(value, want, dtype, f"value {reduction}")
-        assert_close(grad, want_grad, dtype, f"grad {reduction}")
-        assert_close(both[0], want, dtype, f"fused value {reduction}")
-        assert_close(both[1], want_grad1, dtype, f"fused grad {reduction}")
+    check_loss_functions(
+        FUNCS, (x, target, weight), kw,
+        lambda reduction, go: torch_poly1(x, target, weight, ignore_index=-100,
+                                          reduction=reduction, grad_output=go, **kw),
+        without_axis(shape, axis), dtype, functools.partial(assert_close, dtype=dtype), rng)
 
 
 @pytest.mark.parametrize(("layout", "dtype"), itertools.product(
@@ -153,8 +136,8 @@ def test_every_simd_level_against_torch(simd_level, layout, dtype):
                                       grad_output=1.0, **kw)
         value, grad = ll.poly1_cross_entropy_value_and_grad(x, target, weight, reduction="sum",
                                                             **kw)
-        assert_close(value, want, dtype, kind)
-        assert_close(grad, want_grad, dtype, kind)
+        assert_close(value, want, kind, dtype)
+        assert_close(grad, want_grad, kind, dtype)
 
 
 # ------------------------------------------------- bit-for-bit identities

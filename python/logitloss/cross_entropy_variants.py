@@ -101,20 +101,8 @@ def _poly1_cross_entropy(
         default is 2.0; ``epsilon = 0`` is :func:`cross_entropy` bit for
         bit).
 
-    Returns
-    -------
-    NumPy scalar of the input's dtype for 'mean'/'sum'; for 'none' an array
-    shaped like `input` without the class axis.
-
-    Raises
-    ------
-    TypeError
-        Non-numeric input or target, or a bad option type.
-    ValueError
-        Shape mismatch between input, target and weight; bad reduction,
-        label_smoothing, epsilon or axis.
-    IndexError
-        A non-ignored class index outside ``[0, C)``.
+    Returns and raises as :func:`cross_entropy`, and ValueError for a
+    non-finite `epsilon`.
 
     Examples
     --------
