@@ -85,7 +85,7 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
   const int64_t C = t.x.classes;
   const double eps = t.smoothing;
   const F uniform = F(eps / double(C));
-  const FocalPow focal_pow(t.gamma);
+  const FocalPow focal_pow(t.gamma, false);  // one pow per long row: std::pow
   for (int64_t r = r0; r < r1; ++r) {
     const T* x = static_cast<const T*>(t.x.data) + row_offset(t.x, r);
     T* g = kGrad ? static_cast<T*>(t.grad.data) + row_offset(t.grad, r) : nullptr;
@@ -251,7 +251,7 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
   const int64_t C = t.x.classes;
   const double eps = t.smoothing;
   const F uniform = F(eps / double(C));
-  const FocalPow focal_pow(t.gamma);
+  const FocalPow focal_pow(t.gamma, !std::is_same<F, double>::value);
   if (!t.loss && !kGrad) {  // targets only: no blocks needed
     if constexpr (M != Mode::prob)
       for (int64_t r = r0; r < r1; ++r) {
