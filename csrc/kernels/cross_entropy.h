@@ -42,7 +42,8 @@ inline void coef_pass(const CeTask& t, const T* x, const T* q, int64_t C, comput
     const V e = exp_diff(xv, mvec);
     const auto tie = xv == mvec;
     ties += widen(tie ? splat<V>(F(1)) : V{});
-    rest.add(widen(tie ? V{} : e));
+    const A e_off = widen(tie ? V{} : e);  // exp(x - m) off the maxima
+    rest.add(e_off);
     // Pad lanes hold x = m so that 0 * (m - x) stays 0. Read before the
     // exps are kept: in place, `keep` is x itself.
     const V xd = n == W ? xv : load_partial<T>(x + k, n, m);
@@ -53,10 +54,10 @@ inline void coef_pass(const CeTask& t, const T* x, const T* q, int64_t C, comput
       coef = acc_mul(coef, widen(qp));
       if constexpr (kPoly) {
         const V qz = n == W ? qp : zero_past(qp, n);  // pad lanes hold q' = eps / C
-        const A off_max = widen(tie ? V{} : qz);
-        q_max.add(widen(tie ? qz : V{}));
+        const A qw = widen(qz), off_max = widen(tie ? V{} : qz);
+        q_max.add(qw - off_max);  // exact: qw or 0
         q_rest.add(off_max);
-        qe_rest.add(acc_mul(off_max, widen(e)));
+        qe_rest.add(acc_mul(qw, e_off));  // pad lanes: e = 0
       }
     }
     csum.add(coef);
@@ -203,32 +204,43 @@ inline void lane_grads(const BlockLanes<W>& l, double* mul, double* grad_t, bool
   }
 }
 
-// Every lane's loss under an index-target variant, each lane's RowCoef::a
-// becoming its gradient coefficient (Note [Poly-1 cross-entropy], Note
-// [Softmax focal loss]). Out of line, as lane_losses.
+// Every lane's loss under an index-target variant and, with `mul`, the
+// gradient's multiplier and target entry as lane_grads gives them with the
+// variant's RowCoef::a (Note [Poly-1 cross-entropy], Note [Softmax focal
+// loss]); exp(x_t - m) and p_t are formed once for both. Out of line, as
+// lane_losses, so that value and value-and-gradient agree bit for bit.
 template <Mode M, int W>
-__attribute__((noinline)) void lane_variant_losses(const CeTask& t, const FocalPow& focal_pow,
-                                                   BlockLanes<W>& l, double* loss) {
+__attribute__((noinline)) void lane_variant_rows(const CeTask& t, const FocalPow& focal_pow,
+                                                 const BlockLanes<W>& l, double* loss,
+                                                 double* mul, double* grad_t) {
   for (int j = 0; j < W; j += lanes_v<vd>) {
     const Sums<vd> s = l.sums(j);
     RowCoef<vd> rc = l.coef(j);
     const vd x_t = load<double>(l.x_t + j);
     const vd w_t = load<double>(l.w_t + j);
-    store<double>(loss + j, index_variant_row<M>(t, focal_pow, s, rc, x_t, w_t, exp_diff(x_t, s.m)));
-    store<double>(l.a + j, rc.a);
+    const vd exp_t = exp_diff(x_t, s.m);
+    store<double>(loss + j, index_variant_row<M>(t, focal_pow, s, rc, x_t, w_t, exp_t));
+    if (mul) {
+      store<double>(mul + j, exp_multiplier<M>(s, rc, false));
+      store<double>(grad_t + j, target_grad(s, rc, x_t, w_t, exp_t, false));
+    }
   }
 }
 
 // Every lane's Poly-1 loss with probability targets, with the gradient's
 // multiplier of exp(x - m) and the share of e_c in k_c (prob_poly_row).
+// poly[i] holds the lanes of Q_max, Q_rest and D.
 template <int W>
 __attribute__((noinline)) void lane_prob_poly(const CeTask& t, const BlockLanes<W>& l,
-                                              const PolySums<double> (&ps)[W], double* loss,
+                                              const double (&poly)[3][W], double* loss,
                                               double* mul, double* share) {
-  for (int j = 0; j < W; ++j) {
-    const Sums<> s{l.m[j], l.ties[j], l.rest[j], l.coef_sum[j], l.coef_dot[j], l.L[j]};
-    const RowCoef<> rc{l.a[j], l.b[j], l.scale[j], l.z[j]};
-    loss[j] = prob_poly_row(t, s, rc, ps[j], mul[j], share[j]);
+  for (int j = 0; j < W; j += lanes_v<vd>) {
+    const PolySums<vd> ps{load<double>(poly[0] + j), load<double>(poly[1] + j),
+                          load<double>(poly[2] + j)};
+    vd m, sh;
+    store<double>(loss + j, prob_poly_row(t, l.sums(j), l.coef(j), ps, m, sh));
+    store<double>(mul + j, m);
+    store<double>(share + j, sh);
   }
 }
 
@@ -310,19 +322,21 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
       const V e = exp_diff(xv, m);
       const auto tie = xv == m;
       ties += widen(tie ? splat<V>(F(1)) : V{});
-      rest_sum.add(widen(tie ? V{} : e));
+      const A e_off = widen(tie ? V{} : e);  // exp(x - m) off the maxima
+      rest_sum.add(e_off);
       if (keep_exp) gb.store(k, e, n);
       if (keep_local) store<F>(keep_local + k * W, e);
       if constexpr (M != Mode::index) {
         A coef = acc_splat<A>(t.weight ? t.weight[k] : 1.0);
         if constexpr (M == Mode::prob) {
           const V qp = qb.load(k) * F(1 - eps) + uniform;
-          coef = acc_mul(coef, widen(qp));
+          const A qw = widen(qp);
+          coef = acc_mul(coef, qw);
           if constexpr (kPoly) {  // Note [Poly-1 cross-entropy]
             const A off_max = widen(tie ? V{} : qp);
-            q_max.add(widen(tie ? qp : V{}));
+            q_max.add(qw - off_max);  // exact: qw or 0
             q_rest.add(off_max);
-            qe_rest.add(acc_mul(off_max, widen(e)));
+            qe_rest.add(acc_mul(qw, e_off));
           }
         }
         csum.add(coef);
@@ -356,16 +370,13 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
     const bool has_z = t.z_loss != 0;
     alignas(64) double loss_d[W], mul_d[W], grad_t_d[W], share_d[W];
     if constexpr (kPoly) {
-      PolySums<double> ps[W];
-      alignas(64) double sums[3][W];
-      store_lanes(sums[0], q_max.value());
-      store_lanes(sums[1], q_rest.value());
-      store_lanes(sums[2], qe_rest.value());
-      for (int j = 0; j < W; ++j) ps[j] = {sums[0][j], sums[1][j], sums[2][j]};
-      lane_prob_poly<W>(t, lanes, ps, loss_d, mul_d, share_d);
+      alignas(64) double poly[3][W];
+      store_lanes(poly[0], q_max.value());
+      store_lanes(poly[1], q_rest.value());
+      store_lanes(poly[2], qe_rest.value());
+      lane_prob_poly<W>(t, lanes, poly, loss_d, mul_d, share_d);
     } else if (M != Mode::prob && t.variant != CeVariant::plain) {
-      lane_variant_losses<M>(t, focal_pow, lanes, loss_d);  // lanes.a: the gradient's
-      if constexpr (kGrad) lane_grads<M>(lanes, mul_d, grad_t_d, has_z);
+      lane_variant_rows<M>(t, focal_pow, lanes, loss_d, kGrad ? mul_d : nullptr, grad_t_d);
     } else {
       lane_losses<M>(lanes, loss_d, has_z);
       if constexpr (kGrad) lane_grads<M>(lanes, mul_d, grad_t_d, has_z);
