@@ -111,6 +111,7 @@ def main() -> None:
     for rows, classes in shapes:
         x = rng.standard_normal((rows, classes), dtype=np.float32) * 3
         t = rng.integers(0, classes, rows)
+        q = ll.softmax(rng.standard_normal((rows, classes), dtype=np.float32), axis=1)
         fns: dict[str, Fn] = {
             "cross_entropy_value_and_grad":
                 functools.partial(ll.cross_entropy_value_and_grad, x, t),
@@ -120,6 +121,10 @@ def main() -> None:
                 functools.partial(ll.softmax_focal_loss_value_and_grad, x, t),
             "softmax_focal_loss_value_and_grad gamma=1.5":
                 functools.partial(ll.softmax_focal_loss_value_and_grad, x, t, gamma=1.5),
+            "cross_entropy_value_and_grad, probabilities":
+                functools.partial(ll.cross_entropy_value_and_grad, x, q),
+            "poly1_cross_entropy_value_and_grad, probabilities":
+                functools.partial(ll.poly1_cross_entropy_value_and_grad, x, q),
         }
         if baseline is not None:
             fns["kernel: this build"] = kernel_call(_core, x, t)
@@ -127,7 +132,7 @@ def main() -> None:
         fns.update(torch_calls(x, t, 2.0, 2.0))
         times = interleaved_times(fns, rounds)
         ref = times["cross_entropy_value_and_grad"]
-        print(f"\n{rows} x {classes} float32 (index targets, 'mean'):")
+        print(f"\n{rows} x {classes} float32, 'mean' (index targets unless said):")
         print(f"  {'':<46} {'median':>10} {'min':>10}   ratio to cross_entropy")
         for name, t in times.items():
             print(f"  {name:<46} {1e3 * np.median(t):7.3f} ms {1e3 * t.min():7.3f} ms"
