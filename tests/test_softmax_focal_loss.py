@@ -90,8 +90,10 @@ def make_case(rng, shape, axis, dtype):
     return x, t
 
 
-CASES = list(itertools.product(LAYOUTS, DTYPES, ("none", "scalar", "per_class"),
-                               (0.0, 0.5, 2.0, 3.5)))
+# (alpha kind, gamma): every kind and an integer, a non-integer and a zero gamma.
+OPTIONS = [("none", 2.0), ("scalar", 0.5), ("per_class", 0.0), ("per_class", 3.5)]
+CASES = [(layout, dtype, *options)
+         for layout, dtype, options in itertools.product(LAYOUTS, DTYPES, OPTIONS)]
 
 
 @pytest.mark.parametrize(("layout", "dtype", "alpha_kind", "gamma"), CASES)
