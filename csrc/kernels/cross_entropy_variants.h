@@ -59,17 +59,18 @@
 // 0 * inf gives NaN. gamma = 0 gives A = alpha_t and F = alpha_t exactly:
 // the row is weighted cross-entropy's, bit for bit.
 // u^gamma: an integer gamma <= 64 by repeated squaring (at most
-// 2 log2(gamma) roundings of 2^-53), else std::pow (< 1 ULP in double).
+// 2 log2(gamma) roundings of 2^-53), else std::pow (< 1 ULP in double), or
+// in row blocks of float storage a vector exp(gamma log u) (FocalPow).
 // Error: u and l carry the relative error of the exps they are summed from
 // (Note [Vector exp]: 1 ULP of the compute type), u^gamma multiplies u's by
 // gamma, and F adds gamma p_t l / u (< F / A, three such factors). With
 // float32 storage that error is 2^-23 relative against a double result
 // rounded once to float: at most about (gamma + 1) ULP plus the rounding's
-// 1/2 for the loss, (gamma + 3) for F (measured 1.2 and 2.1 ULP for gamma
-// 0.25-2, confident rows, every SIMD level). With float64 storage the exps' 1 ULP is of the
-// result's own precision: about 1.5 (gamma + 1) ULP (measured 5.4 / 5.5 at
-// gamma = 2, 7.6 / 7.3 at gamma = 3.7); tests/test_softmax_focal_loss.py
-// holds these bounds against mpmath.
+// 1/2 for the loss, (gamma + 3) for F (measured 2.0 and 2.5 ULP for gamma
+// 0.25-2, confident rows, every SIMD level). With float64 storage the exps'
+// 1 ULP is of the result's own precision: about 1.5 (gamma + 1) ULP
+// (measured 5.4 / 5.5 at gamma = 2, 7.6 / 8.8 at gamma = 3.7);
+// tests/test_softmax_focal_loss.py holds these bounds against mpmath.
 #pragma once
 
 #include <cmath>
