@@ -212,13 +212,12 @@ E* flat_buffer(const py::object& o, int64_t n, const char* what, bool writable) 
   return writable ? static_cast<E*>(a.mutable_data()) : const_cast<E*>(static_cast<const E*>(a.data()));
 }
 
-// Runs the cross-entropy (or NLL) kernel; returns the lowest row whose target
-// is out of range, or -1. Outputs that are None are not computed.
-int64_t cross_entropy(const py::array& x, const py::object& target, const py::object& prob,
-                      const py::object& weight, int64_t ignore_index, bool has_ignore,
-                      double smoothing, double softcap, double z_loss, const py::object& loss,
-                      const py::object& target_weight, const py::object& grad,
-                      const py::object& grad_scale, double grad_scalar, bool nll) {
+// A cross-entropy (or NLL) task of the arguments common to every variant;
+// `g` keeps the gradient array's handle.
+CeTask ce_task(const py::array& x, const py::object& target, const py::object& prob,
+               const py::object& weight, int64_t ignore_index, bool has_ignore, double smoothing,
+               const py::object& loss, const py::object& target_weight, const py::object& grad,
+               const py::object& grad_scale, double grad_scalar, bool nll, py::array& g) {
   CeTask t{};
   t.dtype = dtype_of(x);
   t.x = in_view(x, "x");
@@ -233,15 +232,8 @@ int64_t cross_entropy(const py::array& x, const py::object& target, const py::ob
   if (!(smoothing >= 0 && smoothing <= 1))
     throw py::value_error("logitloss._core: smoothing must be in [0, 1]");
   t.smoothing = smoothing;
-  // softcap: 0 (none) or finite and > 0; z_loss finite and >= 0.
-  if (!(softcap == 0 || (softcap > 0 && std::isfinite(softcap))) ||
-      !(z_loss >= 0 && std::isfinite(z_loss)))
-    throw py::value_error("logitloss._core: bad softcap or z_loss");
-  t.softcap = softcap;
-  t.z_loss = z_loss;
   t.loss = flat_buffer<double>(loss, rows, "loss", true);
   t.target_weight = flat_buffer<double>(target_weight, rows, "target_weight", true);
-  py::array g;
   if (!grad.is_none()) {
     g = py::reinterpret_borrow<py::array>(grad);
     require_same_dtype(g, x, "grad");
@@ -249,13 +241,66 @@ int64_t cross_entropy(const py::array& x, const py::object& target, const py::ob
   }
   t.grad_scale = flat_buffer<double>(grad_scale, rows, "grad_scale", false);
   t.grad_scalar = grad_scalar;
+  return t;
+}
+
+// Runs a cross-entropy (or NLL) task; returns the lowest row whose target is
+// out of range, or -1. Outputs that are None are not computed.
+int64_t run_cross_entropy(CeTask& t, bool nll) {
   int64_t bad = INT64_MAX;
   t.bad_row = &bad;
   const auto kernel = nll ? kernels().ce.nll_loss : kernels().ce.cross_entropy;
   // NLL and the targets-only pass read O(1) elements per row.
   const bool per_row_work = nll || (!t.loss && !t.grad.data);
-  run_rows(t, kernel, rows, per_row_work ? 1 : t.x.classes);
+  run_rows(t, kernel, t.x.outer * t.x.inner, per_row_work ? 1 : t.x.classes);
   return bad == INT64_MAX ? -1 : bad;
+}
+
+int64_t cross_entropy(const py::array& x, const py::object& target, const py::object& prob,
+                      const py::object& weight, int64_t ignore_index, bool has_ignore,
+                      double smoothing, double softcap, double z_loss, const py::object& loss,
+                      const py::object& target_weight, const py::object& grad,
+                      const py::object& grad_scale, double grad_scalar, bool nll) {
+  py::array g;
+  CeTask t = ce_task(x, target, prob, weight, ignore_index, has_ignore, smoothing, loss,
+                     target_weight, grad, grad_scale, grad_scalar, nll, g);
+  // softcap: 0 (none) or finite and > 0; z_loss finite and >= 0.
+  if (!(softcap == 0 || (softcap > 0 && std::isfinite(softcap))) ||
+      !(z_loss >= 0 && std::isfinite(z_loss)))
+    throw py::value_error("logitloss._core: bad softcap or z_loss");
+  t.softcap = softcap;
+  t.z_loss = z_loss;
+  return run_cross_entropy(t, nll);
+}
+
+// Poly-1 (variant 1: epsilon) or softmax focal loss (variant 2: gamma, alpha
+// per class or alpha_scalar; index targets, no smoothing): the
+// cross-entropy kernel's rows with Note [Poly-1 cross-entropy] / Note
+// [Softmax focal loss]. As cross_entropy otherwise.
+int64_t cross_entropy_variant(const py::array& x, const py::object& target,
+                              const py::object& prob, const py::object& weight,
+                              int64_t ignore_index, bool has_ignore, double smoothing,
+                              int variant, double epsilon, double gamma, const py::object& alpha,
+                              double alpha_scalar, const py::object& loss,
+                              const py::object& target_weight, const py::object& grad,
+                              const py::object& grad_scale, double grad_scalar) {
+  py::array g;
+  CeTask t = ce_task(x, target, prob, weight, ignore_index, has_ignore, smoothing, loss,
+                     target_weight, grad, grad_scale, grad_scalar, false, g);
+  if (variant == int(CeVariant::poly1)) {
+    if (!std::isfinite(epsilon)) throw py::value_error("logitloss._core: bad epsilon");
+    t.epsilon = epsilon;
+  } else if (variant == int(CeVariant::focal)) {
+    if (!t.target || smoothing != 0 || t.weight != nullptr || !(gamma >= 0 && std::isfinite(gamma)))
+      throw py::value_error("logitloss._core: focal rows take index targets and gamma >= 0 only");
+    t.gamma = gamma;
+    t.alpha = flat_buffer<double>(alpha, t.x.classes, "alpha", false);
+    t.alpha_scalar = alpha_scalar;
+  } else {
+    throw py::value_error("logitloss._core: unknown cross-entropy variant");
+  }
+  t.variant = CeVariant(variant);
+  return run_cross_entropy(t, false);
 }
 
 // Sum of a float64 buffer in a fixed pairwise order (so reductions never
@@ -712,6 +757,11 @@ PYBIND11_MODULE(_core, m) {
   m.def("buffer_cache_info", &buffer_cache_info);
   m.def("release_cached_buffers", &release_cached_buffers);
   m.attr("buffer_recycling_supported") = buffer_recycling_supported();
+  m.def("cross_entropy_variant", &cross_entropy_variant, py::arg("x"), py::arg("target"),
+        py::arg("prob"), py::arg("weight"), py::arg("ignore_index"), py::arg("has_ignore"),
+        py::arg("smoothing"), py::arg("variant"), py::arg("epsilon"), py::arg("gamma"),
+        py::arg("alpha"), py::arg("alpha_scalar"), py::arg("loss"), py::arg("target_weight"),
+        py::arg("grad"), py::arg("grad_scale"), py::arg("grad_scalar"));
   m.def("cross_entropy_reduced", &cross_entropy_reduced, py::arg("x"), py::arg("target"),
         py::arg("ignore_index"), py::arg("has_ignore"));
   // Integrations: gradient-boosting objectives.

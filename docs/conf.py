@@ -120,6 +120,7 @@ def _public_names(module: ModuleType) -> list[str]:
 TITLES = {
     "logitloss.logsumexp": "Log-sum-exp, softmax, log-softmax",
     "logitloss.cross_entropy": "Cross-entropy and NLL",
+    "logitloss.cross_entropy_variants": "Poly-1 cross-entropy and softmax focal loss",
     "logitloss.binary": "Binary cross-entropy (logits and probabilities), focal loss",
     "logitloss.kl_div": "KL divergence",
     "logitloss.losses": "Loss objects (torch.nn style)",

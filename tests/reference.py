@@ -162,3 +162,89 @@ def cross_entropy_grad_ref(
 
 
 # --- end cross-entropy family ---
+
+
+# --- mpmath helpers (exact references) ---------------------------------------
+
+
+def mp_row(v):
+    """(softmax, -log_softmax) of a row of mpmath numbers at the current
+    precision (-log p_c as (m - x_c) + log sum exp(x - m): no cancellation)."""
+    import mpmath
+
+    m = max(v)
+    e = [mpmath.exp(a - m) for a in v]
+    total = mpmath.fsum(e)
+    log_total = mpmath.log(total)
+    return [a / total for a in e], [(m - a) + log_total for a in v]
+
+
+def ulp_error(got, exact, dtype) -> float:
+    """|got - exact| in units of the last place of `exact` in `dtype`."""
+    import mpmath
+
+    unit = float(np.spacing(np.abs(np.dtype(dtype).type(float(exact)))))
+    return float(abs(mpmath.mpf(float(got)) - exact)) / unit
+
+
+def assert_close_scaled(ours, theirs, rtol: float, *, scaled: float = 1.0,
+                        absolute: float = 0.0, what: str = "") -> None:
+    """Each entry within rtol, or within rtol * `scaled` times the largest
+    reference magnitude (entries that cancel, such as p_c - q_c, carry
+    errors of that size in any implementation), or within `absolute`
+    (16-bit results in the subnormal range)."""
+    theirs = np.asarray(theirs, np.float64)
+    ours = np.asarray(ours, np.float64)
+    scale = float(np.max(np.abs(theirs), initial=0.0)) if np.isfinite(theirs).all() else 0.0
+    atol = max(rtol * scaled * scale, absolute)
+    np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol, err_msg=what)
+
+
+def bitwise_equal(a, b, what: str = "") -> None:
+    """Same dtype, shape and bits (NaN payloads included)."""
+    a, b = np.atleast_1d(a), np.atleast_1d(b)
+    assert a.dtype == b.dtype, what
+    assert a.shape == b.shape, what
+    assert a.tobytes() == b.tobytes(), what
+
+
+# --- differential grids of the loss families ---------------------------------
+
+LOSS_REDUCTIONS = ("none", "sum", "mean")
+# (shape, class axis): 1-D, first, middle and last axes; short rows (the row
+# blocks) and long ones (the contiguous path).
+CLASS_AXIS_LAYOUTS = [((7,), 0), ((6, 5), 1), ((6, 5), 0), ((3, 5, 4), 1), ((3, 4, 5), -1),
+                      ((4, 40), 1), ((2, 3, 40), -1), ((40, 3), 0)]
+
+
+def without_axis(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
+    ax = axis % len(shape)
+    return shape[:ax] + shape[ax + 1:]
+
+
+def check_loss_functions(fns, args, kwargs, reference, loss_shape, dtype, close, rng) -> None:
+    """A loss's (value, grad, value_and_grad) against reference(reduction,
+    grad_output) -> (loss, gradient), for every reduction: result types and
+    shapes, the gradient with a random grad_output, the fused pair with the
+    default one. close(ours, theirs, what) compares."""
+    value_fn, grad_fn, both_fn = fns
+    shape = np.shape(args[0])
+    for reduction in LOSS_REDUCTIONS:
+        none = reduction == "none"
+        go = rng.uniform(-2, 2, loss_shape) if none else np.float64(rng.uniform(0.5, 2))
+        want, want_grad = reference(reduction, go)
+        _, want_grad1 = reference(reduction, np.ones(loss_shape) if none else 1.0)
+        value = value_fn(*args, reduction=reduction, **kwargs)
+        grad = grad_fn(*args, reduction=reduction, grad_output=go, **kwargs)
+        both = both_fn(*args, reduction=reduction, **kwargs)
+        if none:
+            assert value.shape == loss_shape
+            assert value.dtype == dtype
+        else:
+            assert type(value) is np.dtype(dtype).type
+        assert grad.dtype == dtype
+        assert grad.shape == shape
+        close(value, want, f"value {reduction}")
+        close(grad, want_grad, f"grad {reduction}")
+        close(both[0], want, f"fused value {reduction}")
+        close(both[1], want_grad1, f"fused grad {reduction}")

@@ -89,6 +89,35 @@ def test_log_sum_exp_family(x, axis, name):
             assert np.shape(result) == x.shape
 
 
+def class_target(x, kind, rng):
+    """A target for `x` with cross-entropy's class axis: class indices (some
+    out of range), probabilities or garbage; with the loss shape and the
+    number of classes."""
+    class_axis = 1 if x.ndim >= 2 else 0
+    reduced = x.shape[:class_axis] + x.shape[class_axis + 1 :] if x.ndim else ()
+    classes = x.shape[class_axis] if x.ndim else 1
+    if kind == "index":
+        return rng.integers(-1, classes + 1, reduced), reduced, classes
+    if kind == "prob":
+        return rng.random(x.shape), reduced, classes
+    return np.array(["a"] * 3), reduced, classes
+
+
+def check_loss_result(name, result, x, reduction, reduced):
+    """The types and shapes of a loss function's result."""
+    loss = result[0] if isinstance(result, tuple) else result
+    if isinstance(result, tuple) or name.endswith("_grad"):
+        grad = result[1] if isinstance(result, tuple) else result
+        assert grad.shape == x.shape
+        assert grad.dtype == float_result_dtype(x)
+    if not name.endswith("_grad"):
+        if reduction == "none":
+            assert np.shape(loss) == reduced
+        else:
+            assert isinstance(loss, np.generic)
+        assert loss.dtype == float_result_dtype(x)
+
+
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     arrays(),
@@ -110,30 +139,49 @@ def test_log_sum_exp_family(x, axis, name):
 )
 def test_cross_entropy_family(x, target_kind, ignore_index, reduction, smoothing, name,
                               softcap, z_loss):
-    rng = np.random.default_rng(x.size)
-    class_axis = 1 if x.ndim >= 2 else 0
-    reduced = x.shape[:class_axis] + x.shape[class_axis + 1 :] if x.ndim else ()
-    classes = x.shape[class_axis] if x.ndim else 1
-    if target_kind == "index":
-        target = rng.integers(-1, classes + 1, reduced)
-    elif target_kind == "prob":
-        target = rng.random(x.shape)
-    else:
-        target = np.array(["a"] * 3)
+    target, reduced, _ = class_target(x, target_kind, np.random.default_rng(x.size))
     kwargs = {"ignore_index": ignore_index, "reduction": reduction}
     if name.startswith("cross"):
         kwargs.update(label_smoothing=smoothing, softcap=softcap, z_loss=z_loss)
     result = check_call(name, getattr(ll, name), x, target, **kwargs)
-    if result is None:
-        return
-    loss = result[0] if isinstance(result, tuple) else result
-    if isinstance(result, tuple) or name.endswith("_grad"):
-        grad = result[1] if isinstance(result, tuple) else result
-        assert grad.shape == x.shape
-        assert grad.dtype == float_result_dtype(x)
-    if not name.endswith("_grad") and reduction != "none":
-        assert isinstance(loss, np.generic)
-        assert loss.dtype == float_result_dtype(x)
+    if result is not None:
+        check_loss_result(name, result, x, reduction, reduced)
+
+
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    arrays(),
+    st.sampled_from(["index", "prob", "garbage"]),
+    st.integers(-3, 8),
+    st.sampled_from(REDUCTIONS),
+    st.sampled_from([0.0, 0.1, 1.0, -0.5, float("nan")]),
+    st.sampled_from(
+        [
+            "poly1_cross_entropy",
+            "poly1_cross_entropy_grad",
+            "poly1_cross_entropy_value_and_grad",
+            "softmax_focal_loss",
+            "softmax_focal_loss_grad",
+            "softmax_focal_loss_value_and_grad",
+        ]
+    ),
+    st.sampled_from([2.0, 0.0, 0.5, -1.0, 1e30, float("nan"), float("inf"), "2"]),
+    st.sampled_from([None, 0.25, "per_class", "bad_shape", -1.0, float("nan"), "x"]),
+)
+def test_cross_entropy_variants(x, target_kind, ignore_index, reduction, smoothing, name,
+                                coefficient, alpha_kind):
+    rng = np.random.default_rng(x.size)
+    target, reduced, classes = class_target(x, target_kind, rng)
+    kwargs: dict = {"ignore_index": ignore_index, "reduction": reduction}
+    if name.startswith("poly1"):
+        kwargs.update(label_smoothing=smoothing, epsilon=coefficient)
+    else:
+        alphas = {"per_class": rng.random(classes), "bad_shape": np.ones(classes + 1)}
+        alpha = alphas.get(alpha_kind, alpha_kind) if isinstance(alpha_kind, str) else alpha_kind
+        kwargs.update(gamma=coefficient, alpha=alpha)
+    result = check_call(name, getattr(ll, name), x, target, **kwargs)
+    if result is not None:
+        check_loss_result(name, result, x, reduction, reduced)
 
 
 @settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
@@ -244,6 +292,7 @@ def test_complex_logsumexp(re, im, axis, dtype, b_kind, keepdims, return_sign):
 
 
 GRADIENTS = ["cross_entropy_grad", "cross_entropy_value_and_grad", "nll_loss_grad",
+             "poly1_cross_entropy_grad", "softmax_focal_loss_value_and_grad",
              "binary_cross_entropy_with_logits_value_and_grad", "sigmoid_focal_loss_grad",
              "logsumexp_grad", "softmax_grad", "log_softmax_grad",
              "binary_cross_entropy_value_and_grad", "kl_div_grad"]
@@ -265,7 +314,7 @@ def test_out_argument(x, name, kind):
     """out= of every gradient: the result without out, or a clear error with
     nothing written."""
     fn = getattr(ll, name)
-    if name.startswith(("cross", "nll")):
+    if name.startswith(("cross", "nll", "poly1", "softmax_focal")):
         axis = 1 if x.ndim >= 2 else 0
         reduced = x.shape[:axis] + x.shape[axis + 1:] if x.ndim else ()
         args: tuple = (np.zeros(reduced, np.int64),)

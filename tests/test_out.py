@@ -53,6 +53,13 @@ def grad_calls(rng, x, axis):
         "ce_grad_output": (ll.cross_entropy_grad, (t,),
                            {**ce, "reduction": "none",
                             "grad_output": np.linspace(0, 1, t.size).reshape(t.shape)}),
+        "poly1_vag": (ll.poly1_cross_entropy_value_and_grad, (t, w),
+                      {**ce, "label_smoothing": 0.1}),
+        "poly1_prob": (ll.poly1_cross_entropy_grad, (probs,), {**ce, "reduction": "sum"}),
+        "softmax_focal_vag": (ll.softmax_focal_loss_value_and_grad, (t,), {**ce, "alpha": w}),
+        "softmax_focal_grad_output": (ll.softmax_focal_loss_grad, (t,),
+                                      {**ce, "gamma": 1.5, "reduction": "none",
+                                       "grad_output": np.linspace(0, 1, t.size).reshape(t.shape)}),
         "nll_grad": (ll.nll_loss_grad, (t, w), ce),
         "nll_vag": (ll.nll_loss_value_and_grad, (t,), {**ce, "reduction": "sum"}),
         "bce_vag": (ll.binary_cross_entropy_with_logits_value_and_grad, (y,), {}),
@@ -180,6 +187,7 @@ def misuse_cases(x, t, g):
 
 
 @pytest.mark.parametrize("func", ["cross_entropy_grad", "cross_entropy_value_and_grad",
+                                  "poly1_cross_entropy_grad", "softmax_focal_loss_value_and_grad",
                                   "nll_loss_grad", "binary_cross_entropy_with_logits_grad",
                                   "sigmoid_focal_loss_value_and_grad", "softmax_grad",
                                   "log_softmax_grad", "logsumexp_grad",
@@ -190,13 +198,14 @@ def test_misuse_is_refused_and_nothing_is_written(rng, func):
     base = rng.standard_normal((7, 4))
     x = base[:6]
     fn = getattr(ll, func)
-    binary = "binary" in func or "focal" in func or "kl_div" in func
+    binary = "binary" in func or "sigmoid_focal" in func or "kl_div" in func
+    softmax = func in ("softmax_grad", "log_softmax_grad")
     second = (x > 0).astype(np.float64) if binary else (
-        rng.standard_normal((6, 4)) if "softmax" in func else None)
+        rng.standard_normal((6, 4)) if softmax else None)
     if second is None and func != "logsumexp_grad":
         second = rng.integers(0, 4, 6)
     args = () if second is None else (second,)
-    kw = {"axis": 1} if "softmax" in func or func == "logsumexp_grad" else {}
+    kw = {"axis": 1} if softmax or func == "logsumexp_grad" else {}
     cases = misuse_cases(x, second, None)
     cases[-1] = ("part of input", base[1:], ValueError, "out partly overlaps input")
     if isinstance(second, np.ndarray) and second.dtype == np.float64:
@@ -222,6 +231,10 @@ def test_an_out_of_range_target_raises_before_anything_is_written(rng):
             ll.cross_entropy_value_and_grad(x, t, reduction=reduction, out=x)
         with pytest.raises(IndexError, match="target 9 is out of range"):
             ll.nll_loss_grad(x, t, reduction=reduction, out=x)
+        with pytest.raises(IndexError, match="target 9 is out of range"):
+            ll.poly1_cross_entropy_value_and_grad(x, t, reduction=reduction, out=x)
+        with pytest.raises(IndexError, match="target 9 is out of range"):
+            ll.softmax_focal_loss_grad(x, t, reduction=reduction, out=x)
         np.testing.assert_array_equal(x, before)
 
 

@@ -72,6 +72,12 @@ struct SoftmaxGradTask {
 // the 'mean' denominator) and, when `grad.data` is set, the gradient scaled
 // by grad_scale[r] (or grad_scalar). Any output may be absent; with no loss
 // and no grad only the targets are read. See Note [Stable cross-entropy].
+//
+// A variant changes each row's loss and gradient (Note [Poly-1 cross-entropy],
+// Note [Softmax focal loss] in cross_entropy_variants.h); its rows take no
+// softcap and no z_loss, focal rows no smoothing and no probabilities.
+enum class CeVariant : int32_t { plain = 0, poly1 = 1, focal = 2 };
+
 struct CeTask {
   DType dtype;
   View3 x;
@@ -83,6 +89,11 @@ struct CeTask {
   double smoothing = 0;              // label smoothing in [0, 1]
   double softcap = 0;                // c > 0: logits c tanh(x / c); 0: none
   double z_loss = 0;                 // z >= 0: adds z w lse^2 per row
+  CeVariant variant = CeVariant::plain;
+  double epsilon = 0;                // poly1: coefficient of 1 - sum_c q_c p_c
+  double gamma = 0;                  // focal: exponent >= 0 of 1 - p_t
+  const double* alpha = nullptr;     // focal: (classes,), or null: alpha_scalar
+  double alpha_scalar = 1;
   double* loss = nullptr;            // per row, or null
   double* target_weight = nullptr;   // per row, or null
   MutView3 grad;                     // may be x itself (in place)

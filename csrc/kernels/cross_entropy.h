@@ -8,6 +8,7 @@
 
 #include "cross_entropy_capped.h"
 #include "cross_entropy_terms.h"
+#include "cross_entropy_variants.h"
 
 namespace logitloss {
 namespace LL_ISA {
@@ -19,10 +20,11 @@ namespace ce {
 // The exp pass of a contiguous row with class weights or smoothing: besides
 // ties and rest (as exp_pass), the coefficient sums S and sum_c k_c (m - x_c)
 // of Note [Stable cross-entropy], all in one sweep; exps kept in `keep`
-// with kKeep.
-template <class T, Mode M, bool kKeep>
+// with kKeep. kPoly (probability targets): the sums of Note [Poly-1
+// cross-entropy] too.
+template <class T, Mode M, bool kKeep, bool kPoly = false>
 inline void coef_pass(const CeTask& t, const T* x, const T* q, int64_t C, compute_t<T> m,
-                      const T* next_row, compute_t<T>* keep, Sums<>& s) {
+                      const T* next_row, compute_t<T>* keep, Sums<>& s, PolySums<>& ps) {
   using F = compute_t<T>;
   using V = vec_t<F>;
   using A = acc_t<V>;
@@ -33,20 +35,31 @@ inline void coef_pass(const CeTask& t, const T* x, const T* q, int64_t C, comput
   const A mwide = widen(mvec);
   A ties{};  // a count: exact
   RowSum<A, kCompensatedSums<T>> rest, csum, cdot;
+  RowSum<A, kCompensatedSums<T>> q_max, q_rest, qe_rest;  // kPoly
   for_chunks<W>(C, [&](int64_t k, int64_t n) {
     prefetch_chunk(next_row, k);
     const V xv = load_n<T>(x + k, n, -kInf<F>);
     const V e = exp_diff(xv, mvec);
     const auto tie = xv == mvec;
     ties += widen(tie ? splat<V>(F(1)) : V{});
-    rest.add(widen(tie ? V{} : e));
+    const A e_off = widen(tie ? V{} : e);  // exp(x - m) off the maxima
+    rest.add(e_off);
     // Pad lanes hold x = m so that 0 * (m - x) stays 0. Read before the
     // exps are kept: in place, `keep` is x itself.
     const V xd = n == W ? xv : load_partial<T>(x + k, n, m);
     if constexpr (kKeep) store_n<F>(keep + k, e, n);
     A coef = load_weights<A>(t.weight, k, n);
-    if constexpr (M == Mode::prob)
-      coef = acc_mul(coef, widen(load_n<T>(q + k, n, F(0)) * F(1 - eps) + uniform));
+    if constexpr (M == Mode::prob) {
+      const V qp = load_n<T>(q + k, n, F(0)) * F(1 - eps) + uniform;
+      coef = acc_mul(coef, widen(qp));
+      if constexpr (kPoly) {
+        const V qz = n == W ? qp : zero_past(qp, n);  // pad lanes hold q' = eps / C
+        const A qw = widen(qz), off_max = widen(tie ? V{} : qz);
+        q_max.add(qw - off_max);  // exact: qw or 0
+        q_rest.add(off_max);
+        qe_rest.add(acc_mul(qw, e_off));  // pad lanes: e = 0
+      }
+    }
     csum.add(coef);
     cdot.add(acc_mul(coef, mwide - widen(xd)));
   });
@@ -54,10 +67,14 @@ inline void coef_pass(const CeTask& t, const T* x, const T* q, int64_t C, comput
   s.rest = reduce_add(rest.value());
   s.coef_sum = reduce_add(csum.value());
   s.coef_dot = reduce_add(cdot.value());
+  if constexpr (kPoly)
+    ps = {reduce_add(q_max.value()), reduce_add(q_rest.value()), reduce_add(qe_rest.value())};
 }
 
-// Cross-entropy of rows whose classes are contiguous in x, grad and prob.
-template <class T, Mode M, bool kGrad>
+// Cross-entropy of rows whose classes are contiguous in x, grad and prob
+// (kPoly: Poly-1 with probability targets; index-target variants are
+// per-row transforms, Note [Poly-1 cross-entropy], Note [Softmax focal loss]).
+template <class T, Mode M, bool kGrad, bool kPoly = false>
 void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
   using F = compute_t<T>;
   using V = vec_t<F>;
@@ -69,6 +86,7 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
   const int64_t C = t.x.classes;
   const double eps = t.smoothing;
   const F uniform = F(eps / double(C));
+  const FocalPow focal_pow(t.gamma, false);  // one pow per long row: std::pow
   for (int64_t r = r0; r < r1; ++r) {
     const T* x = static_cast<const T*>(t.x.data) + row_offset(t.x, r);
     T* g = kGrad ? static_cast<T*>(t.grad.data) + row_offset(t.grad, r) : nullptr;
@@ -93,6 +111,7 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
     // Before the exp pass: in place, the gradient row (holding the exps) is x.
     const double x_t = M == Mode::prob ? 0.0 : double(to_compute(x[tg.index]));
     Sums<> s{double(m), 0.0, 0.0, 0.0, 0.0};
+    PolySums<> ps{};
     F* kept = nullptr;
     if constexpr (kGrad) kept = keep_target(g, C);
     const auto sums = [&](auto keep) {
@@ -100,19 +119,31 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
       if constexpr (M == Mode::index)
         exp_pass<T, kKeep>(x, C, m, next, kept, s.ties, s.rest, g);
       else
-        coef_pass<T, M, kKeep>(t, x, q, C, m, next, kept, s);
+        coef_pass<T, M, kKeep, kPoly>(t, x, q, C, m, next, kept, s, ps);
     };
     if (kGrad && kept)
       sums(std::integral_constant<bool, kGrad>{});
     else
       sums(std::false_type{});
     s.log_total_scalar();
-    const RowCoef<> rc{(1 - eps) * tg.weight, eps / double(C), kGrad ? row_scale(t, r) : 0.0,
-                       t.z_loss * tg.weight};
+    RowCoef<> rc{(1 - eps) * tg.weight, eps / double(C), kGrad ? row_scale(t, r) : 0.0,
+                 t.z_loss * tg.weight};
+    if (M == Mode::index && t.variant == CeVariant::focal) rc.a = focal_alpha(t, tg.index);
     const bool has_z = t.z_loss != 0;
-    if (t.loss) t.loss[r] = row_loss_z<M>(s, rc, x_t, has_z);
+    double poly_mul = 0, poly_share = 0;  // kPoly
+    if constexpr (kPoly) {
+      const double loss = prob_poly_row(t, s, rc, ps, poly_mul, poly_share);
+      if (t.loss) t.loss[r] = loss;
+    } else if (M != Mode::prob && t.variant != CeVariant::plain) {
+      const double loss =
+          index_variant_row<M>(t, focal_pow, s, rc, x_t, tg.weight, exp_diff_scalar(x_t, s.m));
+      if (t.loss) t.loss[r] = loss;
+    } else if (t.loss) {
+      t.loss[r] = row_loss_z<M>(s, rc, x_t, has_z);
+    }
     if constexpr (kGrad) {
-      const V mul = splat<V>(F(exp_multiplier<M>(s, rc, has_z)));
+      const V mul = splat<V>(F(kPoly ? poly_mul : exp_multiplier<M>(s, rc, has_z)));
+      const V poly_c2 = splat<V>(F(poly_share));
       const F share = F(rc.b);  // index_smooth: k_c = b w_c
       const V scale = splat<V>(F(rc.scale));
       with_row_exp<!kKeepsExps<T>>(splat<V>(m), [&](const auto& ex) {
@@ -121,10 +152,13 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
           V y = e * mul;
           if constexpr (M != Mode::index) {
             V coef = narrow<V>(load_weights<A>(t.weight, k, n));
-            if constexpr (M == Mode::prob)
-              coef *= load_n<T>(q + k, n, F(0)) * F(1 - eps) + uniform;
-            else
+            if constexpr (M == Mode::prob) {
+              const V qp = load_n<T>(q + k, n, F(0)) * F(1 - eps) + uniform;
+              if constexpr (kPoly) coef += e * poly_c2;  // Note [Poly-1 cross-entropy]
+              coef *= qp;
+            } else {
               coef *= share;
+            }
             y = (y - coef) * scale;
           }
           store_n<T>(g + k, y, n);
@@ -177,6 +211,46 @@ inline void lane_grads(const BlockLanes<W>& l, double* mul, double* grad_t, bool
   }
 }
 
+// Every lane's loss under an index-target variant and, with `mul`, the
+// gradient's multiplier and target entry as lane_grads gives them with the
+// variant's RowCoef::a (Note [Poly-1 cross-entropy], Note [Softmax focal
+// loss]); exp(x_t - m) and p_t are formed once for both. Out of line, as
+// lane_losses, so that value and value-and-gradient agree bit for bit.
+template <Mode M, int W>
+__attribute__((noinline)) void lane_variant_rows(const CeTask& t, const FocalPow& focal_pow,
+                                                 const BlockLanes<W>& l, double* loss,
+                                                 double* mul, double* grad_t) {
+  for (int j = 0; j < W; j += lanes_v<vd>) {
+    const Sums<vd> s = l.sums(j);
+    RowCoef<vd> rc = l.coef(j);
+    const vd x_t = load<double>(l.x_t + j);
+    const vd w_t = load<double>(l.w_t + j);
+    const vd exp_t = exp_diff(x_t, s.m);
+    store<double>(loss + j, index_variant_row<M>(t, focal_pow, s, rc, x_t, w_t, exp_t));
+    if (mul) {
+      store<double>(mul + j, exp_multiplier<M>(s, rc, false));
+      store<double>(grad_t + j, target_grad(s, rc, x_t, w_t, exp_t, false));
+    }
+  }
+}
+
+// Every lane's Poly-1 loss with probability targets, with the gradient's
+// multiplier of exp(x - m) and the share of e_c in k_c (prob_poly_row).
+// poly[i] holds the lanes of Q_max, Q_rest and D.
+template <int W>
+__attribute__((noinline)) void lane_prob_poly(const CeTask& t, const BlockLanes<W>& l,
+                                              const double (&poly)[3][W], double* loss,
+                                              double* mul, double* share) {
+  for (int j = 0; j < W; j += lanes_v<vd>) {
+    const PolySums<vd> ps{load<double>(poly[0] + j), load<double>(poly[1] + j),
+                          load<double>(poly[2] + j)};
+    vd m, sh;
+    store<double>(loss + j, prob_poly_row(t, l.sums(j), l.coef(j), ps, m, sh));
+    store<double>(mul + j, m);
+    store<double>(share + j, sh);
+  }
+}
+
 // The gradient view or, without a gradient, x's geometry, so that a row
 // block over it is well-formed; it is then never written.
 inline MutView3 grad_or_geometry(const CeTask& t) {
@@ -185,8 +259,9 @@ inline MutView3 grad_or_geometry(const CeTask& t) {
   return {const_cast<void*>(x.data), x.outer, x.classes, x.inner, x.s_outer, x.s_class, x.s_inner};
 }
 
-// Cross-entropy of blocks of rows, one row per lane (class stride != 1).
-template <class T, Mode M, bool kGrad>
+// Cross-entropy of blocks of rows, one row per lane (class stride != 1);
+// kPoly and the variants as in contig_rows.
+template <class T, Mode M, bool kGrad, bool kPoly = false>
 void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
   using F = compute_t<T>;
   using V = vec_t<F>;
@@ -195,6 +270,7 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
   const int64_t C = t.x.classes;
   const double eps = t.smoothing;
   const F uniform = F(eps / double(C));
+  const FocalPow focal_pow(t.gamma, !std::is_same<F, double>::value);
   if (!t.loss && !kGrad) {  // targets only: no blocks needed
     if constexpr (M != Mode::prob)
       for (int64_t r = r0; r < r1; ++r) {
@@ -247,17 +323,29 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
     F* const keep_local = kept.buffer();
     A ties{};  // a count: exact
     RowSum<A, kCompensatedSums<T>> rest_sum, csum, cdot;
+    RowSum<A, kCompensatedSums<T>> q_max, q_rest, qe_rest;  // kPoly
     for (int64_t k = 0; k < C; ++k) {
       const V xv = xb.load(k);
       const V e = exp_diff(xv, m);
       const auto tie = xv == m;
       ties += widen(tie ? splat<V>(F(1)) : V{});
-      rest_sum.add(widen(tie ? V{} : e));
+      const A e_off = widen(tie ? V{} : e);  // exp(x - m) off the maxima
+      rest_sum.add(e_off);
       if (keep_exp) gb.store(k, e, n);
       if (keep_local) store<F>(keep_local + k * W, e);
       if constexpr (M != Mode::index) {
         A coef = acc_splat<A>(t.weight ? t.weight[k] : 1.0);
-        if constexpr (M == Mode::prob) coef = acc_mul(coef, widen(qb.load(k) * F(1 - eps) + uniform));
+        if constexpr (M == Mode::prob) {
+          const V qp = qb.load(k) * F(1 - eps) + uniform;
+          const A qw = widen(qp);
+          coef = acc_mul(coef, qw);
+          if constexpr (kPoly) {  // Note [Poly-1 cross-entropy]
+            const A off_max = widen(tie ? V{} : qp);
+            q_max.add(qw - off_max);  // exact: qw or 0
+            q_rest.add(off_max);
+            qe_rest.add(acc_mul(qw, e_off));
+          }
+        }
         csum.add(coef);
         cdot.add(acc_mul(coef, mwide - widen(xv)));
       }
@@ -283,18 +371,32 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
       lanes.w_t[j] = tg[j].weight;
       lanes.x_t[j] = M == Mode::prob || !on ? lanes.m[j] : x_t[j];
     }
+    if (M == Mode::index && t.variant == CeVariant::focal)  // Note [Softmax focal loss]
+      for (int j = 0; j < W; ++j)
+        if (tg[j].active) lanes.a[j] = focal_alpha(t, tg[j].index);
     const bool has_z = t.z_loss != 0;
-    alignas(64) double loss_d[W], mul_d[W], grad_t_d[W];
-    lane_losses<M>(lanes, loss_d, has_z);
-    if constexpr (kGrad) lane_grads<M>(lanes, mul_d, grad_t_d, has_z);
+    alignas(64) double loss_d[W], mul_d[W], grad_t_d[W], share_d[W];
+    if constexpr (kPoly) {
+      alignas(64) double poly[3][W];
+      store_lanes(poly[0], q_max.value());
+      store_lanes(poly[1], q_rest.value());
+      store_lanes(poly[2], qe_rest.value());
+      lane_prob_poly<W>(t, lanes, poly, loss_d, mul_d, share_d);
+    } else if (M != Mode::prob && t.variant != CeVariant::plain) {
+      lane_variant_rows<M>(t, focal_pow, lanes, loss_d, kGrad ? mul_d : nullptr, grad_t_d);
+    } else {
+      lane_losses<M>(lanes, loss_d, has_z);
+      if constexpr (kGrad) lane_grads<M>(lanes, mul_d, grad_t_d, has_z);
+    }
     if (t.loss)
       for (int j = 0; j < n; ++j)
         t.loss[rb + j] = !tg[j].active ? 0.0 : special[j] ? kNaN<double> : loss_d[j];
     if constexpr (kGrad) {
-      V mul, scale;
+      V mul, scale, poly_c2{};
       for (int j = 0; j < W; ++j) {
         mul[j] = F(tg[j].active ? mul_d[j] : 0.0);
         scale[j] = F(lanes.scale[j]);  // 0 for inactive lanes
+        if constexpr (kPoly) poly_c2[j] = F(share_d[j]);
       }
       const F share = F(eps / double(C));
       for (int64_t k = 0; k < C; ++k) {
@@ -302,10 +404,13 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
         V y = e * mul;
         if constexpr (M != Mode::index) {
           V coef = splat<V>(F(t.weight ? t.weight[k] : 1.0));
-          if constexpr (M == Mode::prob)
-            coef *= qb.load(k) * F(1 - eps) + uniform;
-          else
+          if constexpr (M == Mode::prob) {
+            const V qp = qb.load(k) * F(1 - eps) + uniform;
+            if constexpr (kPoly) coef += e * poly_c2;  // Note [Poly-1 cross-entropy]
+            coef *= qp;
+          } else {
             coef *= share;
+          }
           y = (y - coef) * scale;
         }
         gb.store(k, y, n);
@@ -323,27 +428,33 @@ void block_rows(const CeTask& t, int64_t r0, int64_t r1) {
   });
 }
 
-template <class T, Mode M, bool kGrad>
+template <class T, Mode M, bool kGrad, bool kPoly>
 void rows(const CeTask& t, int64_t r0, int64_t r1) {
   const bool contig = t.x.s_class == 1 && (!kGrad || t.grad.s_class == 1) &&
                       (M != Mode::prob || t.prob.s_class == 1) && !short_rows<T>(t.x.classes);
   if (contig)
-    contig_rows<T, M, kGrad>(t, r0, r1);
+    contig_rows<T, M, kGrad, kPoly>(t, r0, r1);
   else
-    block_rows<T, M, kGrad>(t, r0, r1);
+    block_rows<T, M, kGrad, kPoly>(t, r0, r1);
 }
 
-template <class T, Mode M>
+// Poly-1 with probability targets (kPoly): never soft-capped.
+template <class T, Mode M, bool kPoly = false>
 void rows_grad_or_not(const CeTask& t, int64_t r0, int64_t r1) {
-  if (t.softcap > 0) {  // Note [Soft-capped cross-entropy]
+  if (kPoly) {
+    if (t.grad.data)
+      rows<T, M, true, kPoly>(t, r0, r1);
+    else
+      rows<T, M, false, kPoly>(t, r0, r1);
+  } else if (t.softcap > 0) {  // Note [Soft-capped cross-entropy]
     if (t.grad.data)
       capped_rows<T, M, true>(t, r0, r1);
     else
       capped_rows<T, M, false>(t, r0, r1);
   } else if (t.grad.data) {
-    rows<T, M, true>(t, r0, r1);
+    rows<T, M, true, false>(t, r0, r1);
   } else {
-    rows<T, M, false>(t, r0, r1);
+    rows<T, M, false, false>(t, r0, r1);
   }
 }
 
@@ -353,7 +464,9 @@ void rows_grad_or_not(const CeTask& t, int64_t r0, int64_t r1) {
 template <class T>
 void cross_entropy_rows(const CeTask& t, int64_t r0, int64_t r1) noexcept {
   using ce::Mode;
-  if (!t.target)
+  if (!t.target && t.variant == CeVariant::poly1)
+    ce::rows_grad_or_not<T, Mode::prob, true>(t, r0, r1);  // Note [Poly-1 cross-entropy]
+  else if (!t.target)
     ce::rows_grad_or_not<T, Mode::prob>(t, r0, r1);
   else if (t.smoothing != 0)
     ce::rows_grad_or_not<T, Mode::index_smooth>(t, r0, r1);

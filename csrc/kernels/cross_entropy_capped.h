@@ -124,7 +124,7 @@ void capped_rows(const CeTask& t, int64_t r0, int64_t r1) {
       const vd mul = splat<vd>(exp_multiplier<M>(s, rc, has_z));
       const vd scale = splat<vd>(rc.scale);
       double sech2_t = 0;
-      for_chunks<W>(C, [&](int64_t k, int64_t n) {
+      const auto chunk = [&](int64_t k, int64_t n) {
         vd sech2;
         const vd y = cap(x.load(k, n, 0.0), &sech2);
         vd grad = exp_diff(y, mvec) * mul;
@@ -138,7 +138,17 @@ void capped_rows(const CeTask& t, int64_t r0, int64_t r1) {
         }
         if (M != Mode::prob && tg.index >= k && tg.index < k + n) sech2_t = sech2[tg.index - k];
         store_double(g, k, grad * sech2, n);
-      });
+      };
+      // Whether GCC inlines this chunk (called twice: whole vectors and the
+      // tail) follows from the translation unit's size, and moves float64
+      // gradients by an ULP through where FMAs contract: adding issue 16's
+      // variants to the unit did, for index targets. There it is kept out of
+      // line, as the build before them had it, so the results stay bit for
+      // bit (probability targets kept theirs unpinned).
+      if constexpr (M == Mode::prob)
+        for_chunks<W>(C, chunk);
+      else
+        for_chunks<W>(C, [&](int64_t k, int64_t n) __attribute__((noinline)) { chunk(k, n); });
       if constexpr (M != Mode::prob) {
         const double e_t = exp_diff(splat<vd>(y_t), mvec)[0];
         g[tg.index] = from_double<T>(target_grad(s, rc, y_t, tg.weight, e_t, has_z) * sech2_t);

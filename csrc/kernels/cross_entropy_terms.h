@@ -189,16 +189,29 @@ inline N z_loss_term(const Sums<N>& s, const RowCoef<N>& rc) {
   return rc.z * (lse * lse);
 }
 
-// Gradient at the index target, without cancellation (Note above).
-// exp_t = exp(x_t - m), compensated (exp_diff_scalar, or exp_diff on lanes).
-// Both cases are evaluated (vector lanes take either).
+// p_t = softmax(x)_t of an index target and p_t - 1 without cancellation
+// (Note above). exp_t = exp(x_t - m), compensated (exp_diff_scalar, or
+// exp_diff on lanes). Both cases are evaluated (vector lanes take either).
 template <class N>
-inline N target_grad(const Sums<N>& s, const RowCoef<N>& rc, N x_t, N w_t, N exp_t,
-                     bool has_z) {
+struct TargetProb {
+  N p, pm1;
+};
+
+template <class N>
+inline TargetProb<N> target_prob(const Sums<N>& s, N x_t, N exp_t) {
   const N total = s.total();
   const auto at_max = x_t == s.m;
   const N p = (at_max ? lanes_of<N>(1.0) : exp_t) / total;  // 1 / total at the max
   const N pm1 = at_max ? -((s.ties - 1.0) + s.rest) / total : p - 1.0;
+  return {p, pm1};
+}
+
+// Gradient at the index target, without cancellation (Note above).
+template <class N>
+inline N target_grad(const Sums<N>& s, const RowCoef<N>& rc, N x_t, N w_t, N exp_t,
+                     bool has_z) {
+  const TargetProb<N> tp = target_prob(s, x_t, exp_t);
+  const N p = tp.p, pm1 = tp.pm1;
   if (has_z)  // Note [z-loss]
     return rc.scale * (rc.a * pm1 + rc.b * (s.coef_sum * p - w_t) + (2.0 * rc.z * s.lse()) * p);
   return rc.scale * (rc.a * pm1 + rc.b * (s.coef_sum * p - w_t));

@@ -26,6 +26,14 @@ from .cross_entropy import (
     nll_loss_grad,
     nll_loss_value_and_grad,
 )
+from .cross_entropy_variants import (
+    poly1_cross_entropy,
+    poly1_cross_entropy_grad,
+    poly1_cross_entropy_value_and_grad,
+    softmax_focal_loss,
+    softmax_focal_loss_grad,
+    softmax_focal_loss_value_and_grad,
+)
 from .kl_div import kl_div, kl_div_grad, kl_div_value_and_grad
 from .linear import (
     linear_cross_entropy,
@@ -64,6 +72,13 @@ __all__ = [
     "nll_loss",
     "nll_loss_grad",
     "nll_loss_value_and_grad",
+    # cross-entropy variants: Poly-1 (optax), multi-class focal loss
+    "poly1_cross_entropy",
+    "poly1_cross_entropy_grad",
+    "poly1_cross_entropy_value_and_grad",
+    "softmax_focal_loss",
+    "softmax_focal_loss_grad",
+    "softmax_focal_loss_value_and_grad",
     # large vocabularies: the logits never formed
     "linear_cross_entropy",
     "linear_cross_entropy_grad",

@@ -40,6 +40,25 @@ def cross_entropy(
     grad_scalar: float,
     nll: bool,
 ) -> int: ...
+def cross_entropy_variant(
+    x: _Array,
+    target: _Array | None,
+    prob: _Array | None,
+    weight: _Array | None,
+    ignore_index: int,
+    has_ignore: bool,
+    smoothing: float,
+    variant: int,
+    epsilon: float,
+    gamma: float,
+    alpha: _Array | None,
+    alpha_scalar: float,
+    loss: _Array | None,
+    target_weight: _Array | None,
+    grad: _Array | None,
+    grad_scale: _Array | None,
+    grad_scalar: float,
+) -> int: ...
 
 # --- BCE-with-logits and sigmoid focal loss
 def binary_loss(

@@ -74,3 +74,18 @@ def check_z_loss(func: str, z_loss: object) -> float:
     if not (z >= 0 and math.isfinite(z)):
         raise ValueError(f"{func}: z_loss must be a finite number >= 0, got {z}")
     return z
+
+
+def check_finite(func: str, name: str, value: object) -> float:
+    v = check_real(func, name, value)
+    if not math.isfinite(v):
+        raise ValueError(f"{func}: {name} must be a finite number, got {v}")
+    return v
+
+
+def check_nonnegative(func: str, name: str, value: object) -> float:
+    """A finite real >= 0 (gamma, a scalar alpha)."""
+    v = check_real(func, name, value)
+    if not (v >= 0 and math.isfinite(v)):
+        raise ValueError(f"{func}: {name} must be a finite number >= 0, got {v}")
+    return v

@@ -107,9 +107,11 @@ def _index_target(
 
 
 def _operands(
-    func: str, nll: bool, input: Any, target: Any, weight: Any, ignore_index: Any,
+    func: str, index_only: bool, input: Any, target: Any, weight: Any, ignore_index: Any,
     reduction: Any, label_smoothing: Any, axis: Any, softcap: Any, z_loss: Any,
 ) -> _Operands:
+    """The validated operands of a call; `index_only`: class indices are the
+    only targets (NLL, focal loss)."""
     red = check_reduction(func, reduction)
     eps = check_unit_interval(func, "label_smoothing", label_smoothing)
     ignore = check_ignore_index(func, ignore_index)
@@ -138,7 +140,7 @@ def _operands(
                 f"indices must have shape {layout.reduced_shape} (input without axis {ax})"
             )
         index, ignore, has_ignore = _index_target(func, tg, ignore, C)
-    elif not nll and (tg.dtype.kind == "f" or is_kernel_float(tg.dtype)):
+    elif not index_only and (tg.dtype.kind == "f" or is_kernel_float(tg.dtype)):
         if tg.shape != x.shape:
             raise ValueError(
                 f"{func}: target has shape {tg.shape} but input has shape {x.shape}; class "
@@ -147,7 +149,8 @@ def _operands(
         prob3 = as_float(tg, func, "target", x.dtype).reshape(layout.outer, C, layout.inner)
         has_ignore = False
     else:
-        want = "integer class indices" if nll else "integer class indices or floating probabilities"
+        want = ("integer class indices" if index_only
+                else "integer class indices or floating probabilities")
         raise TypeError(
             f"{func}: target has unsupported dtype {dtype_name(tg.dtype)}; expected {want}"
         )
@@ -186,6 +189,17 @@ class _CrossEntropyCall:
     def others(self) -> list[tuple[str, Any]]:
         return [("target", self.op.target), ("target", self.op.prob3)]
 
+    def _kernel(self, loss: np.ndarray | None, target_weight: np.ndarray | None,
+                grad3: np.ndarray | None, grad_scale: np.ndarray | None,
+                grad_scalar: float) -> int:
+        """Runs the kernel; returns the first row with a bad target, or -1."""
+        op = self.op
+        return _core.cross_entropy(
+            op.x3, op.target, op.prob3, op.weight, op.ignore_index if op.has_ignore else 0,
+            op.has_ignore, op.smoothing, op.softcap, op.z_loss, loss, target_weight, grad3,
+            grad_scale, grad_scalar, self.nll,
+        )
+
     def _run(
         self,
         loss: np.ndarray | None = None,
@@ -195,11 +209,7 @@ class _CrossEntropyCall:
         grad_scalar: float = 1.0,
     ) -> None:
         op = self.op
-        bad = _core.cross_entropy(
-            op.x3, op.target, op.prob3, op.weight, op.ignore_index if op.has_ignore else 0,
-            op.has_ignore, op.smoothing, op.softcap, op.z_loss, loss, target_weight, grad3,
-            grad_scale, grad_scalar, self.nll,
-        )
+        bad = self._kernel(loss, target_weight, grad3, grad_scale, grad_scalar)
         if bad >= 0:
             assert op.target is not None
             value, classes = int(op.target[bad]), op.layout.classes

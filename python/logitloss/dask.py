@@ -55,6 +55,7 @@ from ._scalars import as_scalar, ieee_div
 from ._validation import as_array, compute_dtype, normalize_axes, normalize_axis, result_float
 from .binary import BINARY_CROSS_ENTROPY, BINARY_CROSS_ENTROPY_WITH_LOGITS, SIGMOID_FOCAL_LOSS
 from .cross_entropy import CROSS_ENTROPY, NLL_LOSS
+from .cross_entropy_variants import POLY1_CROSS_ENTROPY, SOFTMAX_FOCAL_LOSS
 from .kl_div import KL_DIV
 
 __all__ = [
@@ -855,11 +856,16 @@ sigmoid_focal_loss, sigmoid_focal_loss_grad, sigmoid_focal_loss_value_and_grad =
 binary_cross_entropy, binary_cross_entropy_grad, binary_cross_entropy_value_and_grad = _lazy(
     BINARY_CROSS_ENTROPY)
 kl_div, kl_div_grad, kl_div_value_and_grad = _lazy(KL_DIV)
+poly1_cross_entropy, poly1_cross_entropy_grad, poly1_cross_entropy_value_and_grad = _lazy(
+    POLY1_CROSS_ENTROPY)
+softmax_focal_loss, softmax_focal_loss_grad, softmax_focal_loss_value_and_grad = _lazy(
+    SOFTMAX_FOCAL_LOSS)
 
 __all__ += [
     name + suffix
     for name in ("cross_entropy", "nll_loss", "binary_cross_entropy_with_logits",
-                 "sigmoid_focal_loss", "binary_cross_entropy", "kl_div")
+                 "sigmoid_focal_loss", "binary_cross_entropy", "kl_div",
+                 "poly1_cross_entropy", "softmax_focal_loss")
     for suffix in ("", "_grad", "_value_and_grad")
 ]
 
