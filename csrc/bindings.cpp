@@ -269,6 +269,41 @@ py::tuple cross_entropy_reduced(const py::array& x, const py::array& target, int
 }
 
 // --- end cross-entropy family -----------------------------------------------
+// --- divergences: softmax_kl_div, generalized_jsd
+
+// kind: 0 forward KL(P || Q), 1 reverse KL(Q || P), 2 generalized JSD with
+// beta in (0, 1). x and y are (outer, classes, inner) views of one shape and
+// dtype; loss (per row, float64) and grad (shaped like x, may be x) are
+// optional outputs.
+void divergence(const py::array& x, const py::array& y, int kind, double beta,
+                double inv_temperature, const py::object& loss, const py::object& grad,
+                const py::object& grad_scale, double grad_scalar) {
+  DivTask t{};
+  t.dtype = dtype_of(x);
+  if (kind < 0 || kind > 2) throw py::value_error("logitloss._core: unknown divergence");
+  t.kind = static_cast<Divergence>(kind);
+  if (t.kind == Divergence::jsd && !(beta > 0 && beta < 1))
+    throw py::value_error("logitloss._core: beta must be in (0, 1)");
+  if (!(inv_temperature > 0 && std::isfinite(inv_temperature)))
+    throw py::value_error("logitloss._core: inv_temperature must be finite and > 0");
+  t.beta = beta;
+  t.inv_temperature = inv_temperature;
+  t.x = in_view(x, "x");
+  require_same_dtype(y, x, "y");
+  t.y = optional_view(y, x, "y");
+  const int64_t rows = t.x.outer * t.x.inner;
+  t.loss = flat_buffer<double>(loss, rows, "loss", true);
+  py::array g;
+  if (!grad.is_none()) {
+    g = py::reinterpret_borrow<py::array>(grad);
+    require_same_dtype(g, x, "grad");
+    t.grad = out_view(g, x, "grad");
+  }
+  t.grad_scale = flat_buffer<double>(grad_scale, rows, "grad_scale", false);
+  t.grad_scalar = grad_scalar;
+  run_rows(t, kernels().divergence, rows, t.x.classes);
+}
+// --- end divergences
 // ------------------------------------------- elementwise losses (issue 4)
 
 // Elements per work unit of the elementwise losses: a fixed constant, so
@@ -435,6 +470,8 @@ py::array vector_math(const std::string& name, const py::array& x) {
     t.op = VecMathOp::tanh;
   else if (name == "sech2")  // double only: 1 - tanh^2
     t.op = VecMathOp::sech2;
+  else if (name == "exp_tail")  // double only, |x| <= 1: e^x - 1 - x
+    t.op = VecMathOp::exp_tail;
   else
     throw py::value_error("logitloss._core: unknown vector math function " + name);
   if (!(x.flags() & py::array::c_style) || x.ndim() != 1)
@@ -442,8 +479,9 @@ py::array vector_math(const std::string& name, const py::array& x) {
   t.dtype = dtype_of(x);
   if (t.dtype != DType::f32 && t.dtype != DType::f64)
     throw py::type_error("logitloss._core: vector math takes float32 or float64");
-  if ((t.op == VecMathOp::tanh || t.op == VecMathOp::sech2) && t.dtype != DType::f64)
-    throw py::type_error("logitloss._core: tanh and sech2 take float64");
+  if ((t.op == VecMathOp::tanh || t.op == VecMathOp::sech2 || t.op == VecMathOp::exp_tail) &&
+      t.dtype != DType::f64)
+    throw py::type_error("logitloss._core: tanh, sech2 and exp_tail take float64");
   py::array out(x.dtype(), std::vector<py::ssize_t>{x.shape(0)});
   t.x = x.data();
   t.out = out.mutable_data();
@@ -546,6 +584,9 @@ PYBIND11_MODULE(_core, m) {
         py::arg("softcap"), py::arg("z_loss"), py::arg("loss"), py::arg("target_weight"), py::arg("grad"), py::arg("grad_scale"),
         py::arg("grad_scalar"), py::arg("nll"));
   // --- end cross-entropy family
+  m.def("divergence", &divergence, py::arg("x"), py::arg("y"), py::arg("kind"), py::arg("beta"),
+        py::arg("inv_temperature"), py::arg("loss"), py::arg("grad"), py::arg("grad_scale"),
+        py::arg("grad_scalar"));
   // issue 4
   m.def("binary_loss", &binary_loss, py::arg("kind"), py::arg("x"), py::arg("y"), py::arg("w"),
         py::arg("pw"), py::arg("alpha"), py::arg("gamma"), py::arg("loss_out"),

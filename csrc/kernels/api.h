@@ -99,6 +99,32 @@ struct CeKernels {
 };
 // --- end cross-entropy family ---------------------------------------------
 
+// --- divergences between softmaxes: softmax_kl_div, generalized_jsd ------
+// P = softmax(y / T) (the target: teacher logits) and Q = softmax(x / T)
+// (the input: student logits) over the class axis. Per row r: the divergence
+// (in double, before any reduction) and, when `grad.data` is set, its
+// gradient with respect to x (the 1 / T factor included) scaled by
+// grad_scale[r] (or grad_scalar). See Note [Stable divergences].
+enum class Divergence : int32_t {
+  forward_kl = 0,  // KL(P || Q)
+  reverse_kl = 1,  // KL(Q || P)
+  jsd = 2,         // beta KL(P || M) + (1 - beta) KL(Q || M), M = beta P + (1 - beta) Q
+};
+
+struct DivTask {
+  DType dtype;
+  Divergence kind;
+  View3 x;                       // the input (student logits)
+  View3 y;                       // the target (teacher logits): x's shape and dtype
+  double beta = 0.5;             // jsd only, in (0, 1)
+  double inv_temperature = 1;    // 1 / T: finite and > 0
+  double* loss = nullptr;        // per row, or null
+  MutView3 grad;                 // may be x itself (in place)
+  const double* grad_scale = nullptr;  // per row; null: grad_scalar
+  double grad_scalar = 1;
+};
+// --- end divergences -------------------------------------------------------
+
 // --- binary losses: BCE-with-logits, sigmoid focal loss ------------------
 // BCE-with-logits and sigmoid focal loss. Every operand is a strided view of
 // the same (outer, mid, inner) shape (broadcast operands have zero strides);
@@ -108,6 +134,7 @@ struct CeKernels {
 enum class VecMathOp : int32_t {
   log = 0, log1p = 1, exp = 2, exp_nonpos = 3, log1p_unit = 4,
   tanh = 5, sech2 = 6,  // double only
+  exp_tail = 7,         // double only, |x| <= 1: e^x - 1 - x
 };
 
 // Test-only: out[i] = op(x[i]) with the ISA's vector math, contiguous n.
@@ -178,6 +205,7 @@ struct KernelTable {
   void (*logsumexp_grad)(const LseGradTask&, int64_t row_begin, int64_t row_end) noexcept;
   void (*softmax_grad)(const SoftmaxGradTask&, int64_t row_begin, int64_t row_end) noexcept;
   CeKernels ce;  // cross-entropy family
+  void (*divergence)(const DivTask&, int64_t row_begin, int64_t row_end) noexcept;
   // Binary losses run blocks [begin, end); vector_math runs
   // elements [begin, end).
   void (*binary_loss)(const BinaryLossTask&, int64_t block_begin, int64_t block_end) noexcept;
