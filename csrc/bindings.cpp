@@ -470,7 +470,7 @@ py::array vector_math(const std::string& name, const py::array& x) {
     t.op = VecMathOp::tanh;
   else if (name == "sech2")  // double only: 1 - tanh^2
     t.op = VecMathOp::sech2;
-  else if (name == "exp_tail")  // double only, |x| <= 1: e^x - 1 - x
+  else if (name == "exp_tail")  // |x| <= 1: e^x - 1 - x
     t.op = VecMathOp::exp_tail;
   else
     throw py::value_error("logitloss._core: unknown vector math function " + name);
@@ -479,9 +479,8 @@ py::array vector_math(const std::string& name, const py::array& x) {
   t.dtype = dtype_of(x);
   if (t.dtype != DType::f32 && t.dtype != DType::f64)
     throw py::type_error("logitloss._core: vector math takes float32 or float64");
-  if ((t.op == VecMathOp::tanh || t.op == VecMathOp::sech2 || t.op == VecMathOp::exp_tail) &&
-      t.dtype != DType::f64)
-    throw py::type_error("logitloss._core: tanh, sech2 and exp_tail take float64");
+  if ((t.op == VecMathOp::tanh || t.op == VecMathOp::sech2) && t.dtype != DType::f64)
+    throw py::type_error("logitloss._core: tanh and sech2 take float64");
   py::array out(x.dtype(), std::vector<py::ssize_t>{x.shape(0)});
   t.x = x.data();
   t.out = out.mutable_data();

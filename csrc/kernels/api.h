@@ -134,7 +134,7 @@ struct DivTask {
 enum class VecMathOp : int32_t {
   log = 0, log1p = 1, exp = 2, exp_nonpos = 3, log1p_unit = 4,
   tanh = 5, sech2 = 6,  // double only
-  exp_tail = 7,         // double only, |x| <= 1: e^x - 1 - x
+  exp_tail = 7,         // |x| <= 1: e^x - 1 - x
 };
 
 // Test-only: out[i] = op(x[i]) with the ISA's vector math, contiguous n.

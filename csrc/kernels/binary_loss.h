@@ -140,9 +140,7 @@ inline V vector_math_op(VecMathOp op, V v) {
         return op == VecMathOp::tanh ? t : sech2;
       }
       break;
-    case VecMathOp::exp_tail:
-      if constexpr (std::is_same_v<V, vd>) return exp_tail_small(v);  // the divergences'
-      break;
+    case VecMathOp::exp_tail: return exp_tail_small(v);  // the divergences' h, |x| <= 1
   }
   return v;
 }

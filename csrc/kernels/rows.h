@@ -56,12 +56,10 @@ inline MutRowPtr<T> row_ptr(const MutView3& v, int64_t r) {
   return {static_cast<T*>(v.data) + row_offset(v, r), v.s_class};
 }
 
-// Up to `lanes` consecutive rows of one view, class k of each in one vector
-// of F lanes (the storage's compute type, or double for kernels that widen
-// every storage type: the divergences).
-template <class T, class Base, class F_ = compute_t<T>>
+// Up to `lanes` consecutive rows of one view, class k of each in one vector.
+template <class T, class Base>
 struct RowBlockOf {
-  using F = F_;
+  using F = compute_t<T>;
   using V = vec_t<F>;
   static constexpr int W = lanes_v<V>;
   // Only read-only blocks stage: a mutable block's loads must see its stores.
@@ -82,7 +80,7 @@ struct RowBlockOf {
     if (kCanStage && !contiguous && v.classes <= kMaxStaged) {
       staged = true;
       for (int j = 0; j < W; ++j)
-        for (int64_t k = 0; k < v.classes; ++k) stage[k * W + j] = F(to_compute(base[off[j] + k * s_class]));
+        for (int64_t k = 0; k < v.classes; ++k) stage[k * W + j] = to_compute(base[off[j] + k * s_class]);
     }
   }
   // off[j] = row r0 + min(j, n - 1)'s offset; `contiguous` when the rows
@@ -109,7 +107,7 @@ struct RowBlockOf {
   V load(int64_t k) const {
     if (staged) return LL_ISA::load<F>(stage + k * W);
     const Base* p = base + k * s_class;
-    return contiguous ? LL_ISA::load<T, V>(p + off[0]) : gather<T, V>(p, off);
+    return contiguous ? LL_ISA::load<T>(p + off[0]) : gather<T>(p, off);
   }
 };
 
@@ -137,9 +135,9 @@ inline bool short_rows(int64_t C) {
 template <class T>
 using RowBlock = RowBlockOf<T, const T>;
 
-template <class T, class F = compute_t<T>>
-struct MutRowBlock : RowBlockOf<T, T, F> {
-  using RowBlockOf<T, T, F>::RowBlockOf;
+template <class T>
+struct MutRowBlock : RowBlockOf<T, T> {
+  using RowBlockOf<T, T>::RowBlockOf;
   template <class V>
   void store(int64_t k, V v, int n) const {
     T* p = this->base + k * this->s_class;

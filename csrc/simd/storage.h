@@ -3,10 +3,7 @@
 // Kernels are templates over the storage type T. float16 and bfloat16 are
 // stored as raw 16-bit patterns and computed in float (Compute<T>); float and
 // double compute in themselves. Loads widen to the compute vector, stores
-// round back (round-to-nearest-even, NaN kept NaN). Kernels that compute
-// every storage type in double (the divergences) load into double lanes and
-// store 16-bit types through float: two roundings, within 0.5 + 2^-13 ULP
-// of the 16-bit type.
+// round back (round-to-nearest-even, NaN kept NaN).
 #pragma once
 
 #include "vec.h"
@@ -108,7 +105,7 @@ inline V load(const T* p) {
     return v;
   } else {
     V v;
-    for (int i = 0; i < lanes_v<V>; ++i) v[i] = elem_t<V>(to_compute(p[i]));
+    for (int i = 0; i < lanes_v<V>; ++i) v[i] = to_compute(p[i]);
     return v;
   }
 }
@@ -117,7 +114,7 @@ inline V load(const T* p) {
 template <class T, class V = vec_t<compute_t<T>>>
 inline V load_partial(const T* p, int64_t n, elem_t<V> fill) {
   V v = splat<V>(fill);
-  for (int64_t i = 0; i < n; ++i) v[i] = elem_t<V>(to_compute(p[i]));
+  for (int64_t i = 0; i < n; ++i) v[i] = to_compute(p[i]);
   return v;
 }
 
@@ -125,7 +122,7 @@ inline V load_partial(const T* p, int64_t n, elem_t<V> fill) {
 template <class T, class V = vec_t<compute_t<T>>>
 inline V gather(const T* p, const int64_t* off) {
   V v;
-  for (int i = 0; i < lanes_v<V>; ++i) v[i] = elem_t<V>(to_compute(p[off[i]]));
+  for (int i = 0; i < lanes_v<V>; ++i) v[i] = to_compute(p[off[i]]);
   return v;
 }
 
@@ -134,23 +131,23 @@ inline void store(T* p, V v) {
   if constexpr (sizeof(T) == sizeof(elem_t<V>)) {
     std::memcpy(p, &v, sizeof v);
   } else {
-    for (int i = 0; i < lanes_v<V>; ++i) p[i] = from_compute<T>(compute_t<T>(v[i]));
+    for (int i = 0; i < lanes_v<V>; ++i) p[i] = from_compute<T>(v[i]);
   }
 }
 
 template <class T, class V>
 inline void store_partial(T* p, V v, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) p[i] = from_compute<T>(compute_t<T>(v[i]));
+  for (int64_t i = 0; i < n; ++i) p[i] = from_compute<T>(v[i]);
 }
 
 // Scatter the first n lanes: p[off[i]] = v[i].
 template <class T, class V>
 inline void scatter(T* p, const int64_t* off, V v, int n) {
   if (n == lanes_v<V>) {  // a constant count: unrolled, no branch per lane
-    for (int i = 0; i < lanes_v<V>; ++i) p[off[i]] = from_compute<T>(compute_t<T>(v[i]));
+    for (int i = 0; i < lanes_v<V>; ++i) p[off[i]] = from_compute<T>(v[i]);
     return;
   }
-  for (int i = 0; i < n; ++i) p[off[i]] = from_compute<T>(compute_t<T>(v[i]));
+  for (int i = 0; i < n; ++i) p[off[i]] = from_compute<T>(v[i]);
 }
 
 }  // namespace LL_ISA
