@@ -21,8 +21,8 @@
 // z^10 / 12! (float); the first left out is below 1 / 20! = 4.2e-19
 // (1 / 13! = 1.6e-10), relative 1.2e-18 (4.3e-10) as h(z) / z^2 >= h(-1) =
 // 1/e. Horner's terms alternate for z < 0 with |sum| / sum |terms| >=
-// (1/e) / (e - 2) = 0.51: max 3 ULP (measured against mpmath: 1 for double,
-// 2 for float).
+// (1/e) / (e - 2) = 0.51: max 3 ULP (measured against mpmath: 2, float and
+// double).
 // Outside the range the result is +inf or +0 as appropriate; exp(NaN) = NaN,
 // exp(+inf) = +inf, exp(-inf) = +0. Only the ISA's own arithmetic is used
 // (no errno, no libm), so -ffast-math is never needed.

@@ -8,10 +8,9 @@ Both read the two arrays once, in one fused pass per row (no log-softmax
 array is formed), and write every class's term as a non-negative quantity
 computed without cancellation (Note [Stable divergences] in
 csrc/kernels/divergence.h): float32 rows that differ by 1e-4 (KL ~ 1e-9)
-keep their digits, and no divergence is ever negative. Every storage type is
-computed in float64. The class axis is ``axis=`` (default -1), read in place
-through a strided view. Each function is one declaration (Note [Loss
-families] in _family.py).
+keep their digits (within 3 ulp), and no divergence is ever negative. The
+class axis is ``axis=`` (default -1), read in place through a strided view.
+Each function is one declaration (Note [Loss families] in _family.py).
 """
 
 from __future__ import annotations
