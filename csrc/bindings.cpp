@@ -158,6 +158,14 @@ void softmax_grad(const py::array& x, const py::array& g, py::array& out, bool l
   run_rows(t, kernels().softmax_grad, t.x.outer * t.x.inner, t.x.classes);
 }
 
+// An optional output shaped like x (None: absent).
+MutView3 optional_out(const py::object& o, const py::array& x, const char* what) {
+  if (o.is_none()) return MutView3{};
+  py::array a = py::reinterpret_borrow<py::array>(o);
+  require_same_dtype(a, x, what);
+  return out_view(a, x, what);
+}
+
 // --- cross-entropy family ---------------------------------------------------
 
 // A C-contiguous buffer of `n` elements of C++ type E (float64 or int64).
@@ -202,12 +210,7 @@ int64_t cross_entropy(const py::array& x, const py::object& target, const py::ob
   t.z_loss = z_loss;
   t.loss = flat_buffer<double>(loss, rows, "loss", true);
   t.target_weight = flat_buffer<double>(target_weight, rows, "target_weight", true);
-  py::array g;
-  if (!grad.is_none()) {
-    g = py::reinterpret_borrow<py::array>(grad);
-    require_same_dtype(g, x, "grad");
-    t.grad = out_view(g, x, "grad");
-  }
+  t.grad = optional_out(grad, x, "grad");
   t.grad_scale = flat_buffer<double>(grad_scale, rows, "grad_scale", false);
   t.grad_scalar = grad_scalar;
   int64_t bad = INT64_MAX;
@@ -293,12 +296,7 @@ void divergence(const py::array& x, const py::array& y, int kind, double beta,
   t.y = optional_view(y, x, "y");
   const int64_t rows = t.x.outer * t.x.inner;
   t.loss = flat_buffer<double>(loss, rows, "loss", true);
-  py::array g;
-  if (!grad.is_none()) {
-    g = py::reinterpret_borrow<py::array>(grad);
-    require_same_dtype(g, x, "grad");
-    t.grad = out_view(g, x, "grad");
-  }
+  t.grad = optional_out(grad, x, "grad");
   t.grad_scale = flat_buffer<double>(grad_scale, rows, "grad_scale", false);
   t.grad_scalar = grad_scalar;
   run_rows(t, kernels().divergence, rows, t.x.classes);
@@ -313,13 +311,6 @@ constexpr int64_t kBinaryLossBlock = 4096;
 View3 same_shape_view(const py::object& o, const py::array& x, const char* what) {
   if (o.is_none()) return View3{};
   return optional_view(o, x, what);
-}
-
-MutView3 optional_out(const py::object& o, const py::array& x, const char* what) {
-  if (o.is_none()) return MutView3{};
-  py::array a = py::reinterpret_borrow<py::array>(o);
-  require_same_dtype(a, x, what);
-  return out_view(a, x, what);
 }
 
 // kind: "bce" | "focal". x, y and the optional operands are 3-D views of one

@@ -231,6 +231,7 @@ def test_in_place_allocates_nothing_of_the_inputs_size(rng):
     rows, classes = 512, 8192  # 16 MiB of float32 logits
     x = rng.standard_normal((rows, classes), dtype=np.float32)
     t = rng.integers(0, classes, rows)
+    teacher = rng.standard_normal((rows, classes), dtype=np.float32)
     ll.cross_entropy_value_and_grad(x, t, out=x)  # warm up
     tracemalloc.start()
     try:
@@ -238,6 +239,8 @@ def test_in_place_allocates_nothing_of_the_inputs_size(rng):
             tracemalloc.reset_peak()
             ll.cross_entropy_value_and_grad(x, t, reduction=reduction, softcap=30.0, out=x)
             ll.cross_entropy_grad(x, t, reduction=reduction, z_loss=1e-4, out=x)
+            ll.softmax_kl_div_value_and_grad(x, teacher, reduction=reduction, out=x)
+            ll.generalized_jsd_grad(x, teacher, reduction=reduction, out=x)
             peak = tracemalloc.get_traced_memory()[1]
             # Per-row float64 buffers (loss, weights) and small change: no
             # more than a few kilobytes per row, against 32 KiB of input per row.

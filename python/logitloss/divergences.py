@@ -123,6 +123,7 @@ def _prepare_jsd(func: str, input: Any, target: Any, beta: Any, temperature: Any
     return _DivergenceCall(func, input, target, kind, b, temperature, axis, reduction)
 
 
+# The gradients' extra parameters and their result, in both families' docs.
 _GRAD_PARAMETERS = """
     grad_output : scalar or array_like, optional
         A scalar for 'batchmean'/'mean'/'sum' (default 1) or an array of the
@@ -130,7 +131,12 @@ _GRAD_PARAMETERS = """
     out : ndarray, optional
         Where to write the gradient: an array of the input's shape and
         dtype (any strides), or `input` itself (in place: nothing of the
-        input's size is allocated)."""
+        input's size is allocated).
+
+    Returns
+    -------
+    ndarray
+        Shaped and typed like `input` (`out` when given)."""
 
 
 # ------------------------------------------------------------ softmax_kl_div
@@ -205,11 +211,6 @@ SOFTMAX_KL_DIV = LossFamily(
 
     Parameters are those of :func:`softmax_kl_div`, and:
     """ + _GRAD_PARAMETERS + """
-
-    Returns
-    -------
-    ndarray
-        Shaped and typed like `input` (`out` when given).
 
     Examples
     --------
@@ -299,11 +300,6 @@ GENERALIZED_JSD = LossFamily(
 
     Parameters are those of :func:`generalized_jsd`, and:
     """ + _GRAD_PARAMETERS + """
-
-    Returns
-    -------
-    ndarray
-        Shaped and typed like `input` (`out` when given).
 
     Examples
     --------
