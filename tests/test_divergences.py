@@ -303,6 +303,25 @@ def test_empty_arrays():
         assert getattr(ll, fn.__name__ + "_grad")(z, z).shape == (3, 0), name
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_tiny_beta_with_narrow_inputs(rng, dtype):
+    """A beta that float32 cannot hold (nor (1 - beta) / beta): computed on
+    float64 copies, so still the float64 result, rounded, and never negative."""
+    x, y = pair(rng, (5, 40), dtype)
+    x[:, 3] = -95.0 if dtype == np.float32 else -40.0  # q / p ~ e^-95: the far branch
+    for beta in (1e-20, 1e-29, 1e-31, 1e-40, 1e-300):
+        loss, grad = ll.generalized_jsd_value_and_grad(x, y, beta=beta, reduction="none")
+        want, want_grad = ll.generalized_jsd_value_and_grad(
+            x.astype(np.float64), y.astype(np.float64), beta=beta, reduction="none")
+        assert (loss >= 0).all()
+        assert np.isfinite(grad).all()
+        check_close(loss, want, dtype, f"beta={beta}")
+        check_close(grad, want_grad, dtype, f"beta={beta} grad")
+        inplace = x.copy()
+        ll.generalized_jsd_grad(inplace, y, beta=beta, reduction="none", out=inplace)
+        np.testing.assert_array_equal(inplace, grad)
+
+
 def test_identical_rows_give_exactly_zero(simd_level, rng):
     for dtype in (np.float32, np.float64, np.float16):
         x, _ = pair(rng, (7, 33), dtype)

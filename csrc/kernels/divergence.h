@@ -131,8 +131,10 @@ struct RowLanes {
 template <class F>
 struct Consts {
   F kappa_hi, kappa_lo;  // 1 / T as a pair
-  F beta, one_minus_beta, log_beta, log_one_minus_beta;
-  F odds_against;        // (1 - beta) / beta
+  F beta, one_minus_beta;
+  F log_beta_hi, log_beta_lo;  // log beta as a pair
+  F log_odds_hi, log_odds_lo;  // log((1 - beta) / beta) as a pair
+  F far;                       // log beta - 80: see mu_nu
 };
 
 template <class F>
@@ -141,9 +143,10 @@ inline Consts<F> consts_of(const DivTask& t) {
   split_double(t.inv_temperature, c.kappa_hi, c.kappa_lo);
   c.beta = F(t.beta);
   c.one_minus_beta = F(1 - t.beta);
-  c.log_beta = F(std::log(t.beta));
-  c.log_one_minus_beta = F(std::log1p(-t.beta));
-  c.odds_against = F((1 - t.beta) / t.beta);
+  const double log_beta = std::log(t.beta), log_odds = std::log1p(-t.beta) - log_beta;
+  split_double(log_beta, c.log_beta_hi, c.log_beta_lo);
+  split_double(log_odds, c.log_odds_hi, c.log_odds_lo);
+  c.far = F(log_beta - 80);
   return c;
 }
 
@@ -238,13 +241,18 @@ inline Point<V> point(V x, V y, const RowLanes<F>& L, const Consts<F>& c) {
 }
 
 // nu = log(q / M) and mu = log(M / p) of the JSD (0 < beta < 1), mu + nu = r,
-// from one log1p whose argument never cancels nor overflows:
-//   r >= -R: nu = -log1p(beta expm1(-r)), mu = r - nu, with expm1(-r) from
-//            exp_tail_small where |r| <= 1 (relative to r);
-//   r <  -R: mu = log beta + log1p(((1 - beta) / beta) e^r), nu = r - mu,
-// R = 80 (e^R finite in float). Relative to nu in both (R is far beyond
-// log(1 / beta) for every beta the float type holds); r = +inf gives
-// nu = -log(1 - beta), r = -inf gives mu = log beta (the limits).
+// from one exp and one log1p whose arguments neither cancel nor overflow,
+// for any beta (M / q = beta e^-r + 1 - beta):
+//   r >= log beta - 80: nu = -log1p(z), z = beta expm1(-r) in (-beta, e^80]:
+//            from exp_tail_small where |r| <= 1 (relative to r), else
+//            e^(log beta - r) - beta (no cancellation for |r| > 1);
+//            mu = r - nu;
+//   r <  log beta - 80: mu = log beta + log1p(e^(log((1 - beta) / beta) + r))
+//            (the exp below e^-80), nu = (r - log beta) - log1p(...): two
+//            terms of one sign.
+// The exps' arguments are pairs (log beta and log((1 - beta) / beta) as
+// pairs, two_diff), so each exp is within an ulp; r = +inf gives nu =
+// -log(1 - beta) and r = -inf mu = log beta (the limits).
 template <class V>
 struct MuNu {
   V mu, nu;
@@ -252,12 +260,15 @@ struct MuNu {
 
 template <class V, class F>
 inline MuNu<V> mu_nu(V r, const Consts<F>& c) {
-  const mask_t<V> small = small_arg(r), near = r >= F(-80);
+  const mask_t<V> small = small_arg(r), near = r >= c.far;
   const V rs = small ? r : V{};
-  const V e = exp_v(near ? -r : r);  // e^-r, or e^r where it would overflow
-  const V expm1_neg = small ? exp_tail_small(-rs) - rs : e - F(1);
-  const V l1 = log1p_v(near ? c.beta * expm1_neg : c.odds_against * e);
-  return {near ? r + l1 : c.log_beta + l1, near ? -l1 : (r - c.log_beta) - l1};
+  V arg, arg_lo;  // near: log beta - r; far: log((1 - beta) / beta) + r
+  two_diff(near ? splat<V>(c.log_beta_hi) : splat<V>(c.log_odds_hi), near ? r : -r, arg, arg_lo);
+  arg_lo += near ? splat<V>(c.log_beta_lo) : splat<V>(c.log_odds_lo);
+  const V e = exp_sum(arg, arg_lo == arg_lo ? arg_lo : V{});  // r = +-inf: lo is NaN
+  const V z = !near ? e : small ? c.beta * (exp_tail_small(-rs) - rs) : e - c.beta;
+  const V l1 = log1p_v(z);
+  return {near ? r + l1 : c.log_beta_hi + l1, near ? -l1 : (r - c.log_beta_hi) - l1};
 }
 
 // A vector's loss terms (`value`; the JSD's KL(Q || M) terms in `kl_q`) and,

@@ -39,6 +39,12 @@ _NATIVE = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
 
 # The kernel's divergences (csrc/kernels/api.h, Divergence).
 _FORWARD_KL, _REVERSE_KL, _JSD = 0, 1, 2
+_FLOAT64 = np.dtype(np.float64)
+
+# Below this, float32 arithmetic cannot hold the JSD's beta nor
+# (1 - beta) / beta (float32's smallest normal is 1.2e-38, its largest
+# 3.4e38): float32 and 16-bit inputs are then computed on float64 copies.
+_TINY_BETA = 1e-30
 
 
 def class_axis(func: str, axis: Any, ndim: int) -> int:
@@ -74,6 +80,9 @@ class _DivergenceCall(RowLoss):
         shape3 = (layout.outer, layout.classes, layout.inner)
         self.x3, self.y3 = x.reshape(shape3), y.reshape(shape3)  # views unless strides forbid
         self.input, self.grad_shape, self.dtype = x, x.shape, x.dtype
+        self.widened = kind == _JSD and beta < _TINY_BETA and x.dtype != _FLOAT64
+        if self.widened:
+            self.x3, self.y3 = self.x3.astype(_FLOAT64), self.y3.astype(_FLOAT64)
 
     def others(self) -> list[tuple[str, Any]]:
         return [("target", self.target)]
@@ -89,8 +98,14 @@ class _DivergenceCall(RowLoss):
 
     def _run(self, loss: np.ndarray | None = None, grad3: np.ndarray | None = None,
              grad_scale: np.ndarray | None = None, grad_scalar: float = 1.0) -> None:
+        target = grad3
+        if self.widened and grad3 is not None:  # float64 copies: a float64 gradient first
+            target = np.empty(grad3.shape, _FLOAT64)
         _core.divergence(self.x3, self.y3, self.kind, self.beta, self.inv_temperature, loss,
-                         grad3, grad_scale, grad_scalar)
+                         target, grad_scale, grad_scalar)
+        if target is not grad3:
+            assert grad3 is not None and target is not None
+            grad3[...] = target.astype(grad3.dtype)
 
     def value(self) -> Any:
         loss = np.empty(self._rows)
