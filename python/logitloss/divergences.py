@@ -98,14 +98,14 @@ class _DivergenceCall(RowLoss):
 
     def _run(self, loss: np.ndarray | None = None, grad3: np.ndarray | None = None,
              grad_scale: np.ndarray | None = None, grad_scalar: float = 1.0) -> None:
-        target = grad3
         if self.widened and grad3 is not None:  # float64 copies: a float64 gradient first
-            target = np.empty(grad3.shape, _FLOAT64)
+            wide = np.empty(grad3.shape, _FLOAT64)
+            _core.divergence(self.x3, self.y3, self.kind, self.beta, self.inv_temperature,
+                             loss, wide, grad_scale, grad_scalar)
+            grad3[...] = wide.astype(grad3.dtype)
+            return
         _core.divergence(self.x3, self.y3, self.kind, self.beta, self.inv_temperature, loss,
-                         target, grad_scale, grad_scalar)
-        if target is not grad3:
-            assert grad3 is not None and target is not None
-            grad3[...] = target.astype(grad3.dtype)
+                         grad3, grad_scale, grad_scalar)
 
     def value(self) -> Any:
         loss = np.empty(self._rows)
