@@ -10,7 +10,7 @@ core) in every row.
 
     python benchmarks/bench_divergences.py             # 4096 x 32000 float32
     python benchmarks/bench_divergences.py --quick     # 256 x 2000: a smoke run
-    python benchmarks/bench_divergences.py --accuracy  # errors on KL ~ 1e-9 rows
+    python benchmarks/bench_divergences.py --accuracy  # errors against mpmath
 """
 
 from __future__ import annotations
@@ -213,6 +213,49 @@ def accuracy(rows: int, classes: int) -> None:
     print(line)
 
 
+def accuracy_sweep() -> None:
+    """Worst errors against mpmath over close and distant rows (1e-6 .. 3
+    apart), T = 1 and 2, several beta, both kernel paths and every SIMD
+    level: float32 in ulps, float64 relative (tests/test_divergence_accuracy.py
+    asserts the bounds)."""
+    import sys
+
+    sys.path.insert(0, "tests")
+    from test_divergence_accuracy import close_rows, exact_rows, ulps  # type: ignore[import-not-found]
+
+    from logitloss import _core
+
+    rng = np.random.default_rng(11)
+    worst: dict[tuple[str, str], float] = {}
+    before = _core.simd_level()
+    for level in _core.simd_levels_supported():
+        _core.set_simd_level(level)
+        for dtype in (np.float32, np.float64):
+            for delta in (1e-6, 1e-4, 1e-2, 1.0, 3.0):
+                for temperature in (1.0, 2.0):
+                    for beta in (None, 0.05, 0.5, 0.95, 1.0):
+                        for classes in (7, 100):
+                            x, y = close_rows(rng, 4, classes, delta, dtype)
+                            want, _ = exact_rows(x, y, beta, temperature)
+                            if beta is None:
+                                got = ll.softmax_kl_div(x, y, temperature=temperature,
+                                                        reduction="none")
+                            else:
+                                got = ll.generalized_jsd(x, y, beta=beta,
+                                                         temperature=temperature,
+                                                         reduction="none")
+                            err = (ulps(got, want, dtype).max() if dtype == np.float32
+                                   else float(np.abs(got / want - 1).max()))
+                            key = (np.dtype(dtype).name, "softmax_kl_div" if beta is None
+                                   else f"generalized_jsd beta={beta}")
+                            worst[key] = max(worst.get(key, 0.0), float(err))
+    _core.set_simd_level(before)
+    print("\nworst error over rows 1e-6 .. 3 apart, T = 1, 2, 7 and 100 classes, every SIMD "
+          "level (float32: ulps; float64: relative)")
+    for (dtype_name, name), err in sorted(worst.items()):
+        print(f"  {dtype_name:8s} {name:32s} {err:.3g}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="256 x 2000: a smoke run")
@@ -221,6 +264,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.accuracy:
         accuracy(16, 1000)
+        accuracy_sweep()
         return
     rows, classes = (256, 2000) if args.quick else (4096, 32000)
     speed(rows, classes, args.rounds or (3 if args.quick else 5))
