@@ -197,6 +197,14 @@ void logsumexp_complex(const py::array& a, const py::object& b, py::array& lse,
   run_rows(t, complex_logsumexp, t.a.outer * t.a.inner, t.a.classes);
 }
 
+// An optional output shaped like x (None: absent).
+MutView3 optional_out(const py::object& o, const py::array& x, const char* what) {
+  if (o.is_none()) return MutView3{};
+  py::array a = py::reinterpret_borrow<py::array>(o);
+  require_same_dtype(a, x, what);
+  return out_view(a, x, what);
+}
+
 // --- cross-entropy family ---------------------------------------------------
 
 // A C-contiguous buffer of `n` elements of C++ type E (float64 or int64).
@@ -212,12 +220,11 @@ E* flat_buffer(const py::object& o, int64_t n, const char* what, bool writable) 
   return writable ? static_cast<E*>(a.mutable_data()) : const_cast<E*>(static_cast<const E*>(a.data()));
 }
 
-// A cross-entropy (or NLL) task of the arguments common to every variant;
-// `g` keeps the gradient array's handle.
+// A cross-entropy (or NLL) task of the arguments common to every variant.
 CeTask ce_task(const py::array& x, const py::object& target, const py::object& prob,
                const py::object& weight, int64_t ignore_index, bool has_ignore, double smoothing,
                const py::object& loss, const py::object& target_weight, const py::object& grad,
-               const py::object& grad_scale, double grad_scalar, bool nll, py::array& g) {
+               const py::object& grad_scale, double grad_scalar, bool nll) {
   CeTask t{};
   t.dtype = dtype_of(x);
   t.x = in_view(x, "x");
@@ -234,11 +241,7 @@ CeTask ce_task(const py::array& x, const py::object& target, const py::object& p
   t.smoothing = smoothing;
   t.loss = flat_buffer<double>(loss, rows, "loss", true);
   t.target_weight = flat_buffer<double>(target_weight, rows, "target_weight", true);
-  if (!grad.is_none()) {
-    g = py::reinterpret_borrow<py::array>(grad);
-    require_same_dtype(g, x, "grad");
-    t.grad = out_view(g, x, "grad");
-  }
+  t.grad = optional_out(grad, x, "grad");
   t.grad_scale = flat_buffer<double>(grad_scale, rows, "grad_scale", false);
   t.grad_scalar = grad_scalar;
   return t;
@@ -261,9 +264,8 @@ int64_t cross_entropy(const py::array& x, const py::object& target, const py::ob
                       double smoothing, double softcap, double z_loss, const py::object& loss,
                       const py::object& target_weight, const py::object& grad,
                       const py::object& grad_scale, double grad_scalar, bool nll) {
-  py::array g;
   CeTask t = ce_task(x, target, prob, weight, ignore_index, has_ignore, smoothing, loss,
-                     target_weight, grad, grad_scale, grad_scalar, nll, g);
+                     target_weight, grad, grad_scale, grad_scalar, nll);
   // softcap: 0 (none) or finite and > 0; z_loss finite and >= 0.
   if (!(softcap == 0 || (softcap > 0 && std::isfinite(softcap))) ||
       !(z_loss >= 0 && std::isfinite(z_loss)))
@@ -284,9 +286,8 @@ int64_t cross_entropy_variant(const py::array& x, const py::object& target,
                               double alpha_scalar, const py::object& loss,
                               const py::object& target_weight, const py::object& grad,
                               const py::object& grad_scale, double grad_scalar) {
-  py::array g;
   CeTask t = ce_task(x, target, prob, weight, ignore_index, has_ignore, smoothing, loss,
-                     target_weight, grad, grad_scale, grad_scalar, false, g);
+                     target_weight, grad, grad_scale, grad_scalar, false);
   if (variant == int(CeVariant::poly1)) {
     if (!std::isfinite(epsilon)) throw py::value_error("logitloss._core: bad epsilon");
     t.epsilon = epsilon;
@@ -353,6 +354,36 @@ py::tuple cross_entropy_reduced(const py::array& x, const py::array& target, int
 }
 
 // --- end cross-entropy family -----------------------------------------------
+// --- divergences: softmax_kl_div, generalized_jsd
+
+// kind: 0 forward KL(P || Q), 1 reverse KL(Q || P), 2 generalized JSD with
+// beta in (0, 1). x and y are (outer, classes, inner) views of one shape and
+// dtype; loss (per row, float64) and grad (shaped like x, may be x) are
+// optional outputs.
+void divergence(const py::array& x, const py::array& y, int kind, double beta,
+                double inv_temperature, const py::object& loss, const py::object& grad,
+                const py::object& grad_scale, double grad_scalar) {
+  DivTask t{};
+  t.dtype = dtype_of(x);
+  if (kind < 0 || kind > 2) throw py::value_error("logitloss._core: unknown divergence");
+  t.kind = static_cast<Divergence>(kind);
+  if (t.kind == Divergence::jsd && !(beta > 0 && beta < 1))
+    throw py::value_error("logitloss._core: beta must be in (0, 1)");
+  if (!(inv_temperature > 0 && std::isfinite(inv_temperature)))
+    throw py::value_error("logitloss._core: inv_temperature must be finite and > 0");
+  t.beta = beta;
+  t.inv_temperature = inv_temperature;
+  t.x = in_view(x, "x");
+  require_same_dtype(y, x, "y");
+  t.y = optional_view(y, x, "y");
+  const int64_t rows = t.x.outer * t.x.inner;
+  t.loss = flat_buffer<double>(loss, rows, "loss", true);
+  t.grad = optional_out(grad, x, "grad");
+  t.grad_scale = flat_buffer<double>(grad_scale, rows, "grad_scale", false);
+  t.grad_scalar = grad_scalar;
+  run_rows(t, kernels().divergence, rows, t.x.classes);
+}
+// --- end divergences
 // ------------------------------------------- elementwise losses (issue 4)
 
 // Elements per work unit of the elementwise losses: a fixed constant, so
@@ -362,13 +393,6 @@ constexpr int64_t kBinaryLossBlock = 4096;
 View3 same_shape_view(const py::object& o, const py::array& x, const char* what) {
   if (o.is_none()) return View3{};
   return optional_view(o, x, what);
-}
-
-MutView3 optional_out(const py::object& o, const py::array& x, const char* what) {
-  if (o.is_none()) return MutView3{};
-  py::array a = py::reinterpret_borrow<py::array>(o);
-  require_same_dtype(a, x, what);
-  return out_view(a, x, what);
 }
 
 BinaryLoss binary_loss_kind(const std::string& kind) {
@@ -587,6 +611,8 @@ py::array vector_math(const std::string& name, const py::array& x) {
     t.op = VecMathOp::exp_diff;
   else if (name == "exp_below")  // the same by ExpBelow; |m| < 2^24 (float), 2^52 (double)
     t.op = VecMathOp::exp_below;
+  else if (name == "exp_tail")  // |x| <= 1: e^x - 1 - x
+    t.op = VecMathOp::exp_tail;
   else
     throw py::value_error("logitloss._core: unknown vector math function " + name);
   const bool pairs = t.op == VecMathOp::exp_diff || t.op == VecMathOp::exp_below;
@@ -745,6 +771,9 @@ PYBIND11_MODULE(_core, m) {
         py::arg("softcap"), py::arg("z_loss"), py::arg("loss"), py::arg("target_weight"), py::arg("grad"), py::arg("grad_scale"),
         py::arg("grad_scalar"), py::arg("nll"));
   // --- end cross-entropy family
+  m.def("divergence", &divergence, py::arg("x"), py::arg("y"), py::arg("kind"), py::arg("beta"),
+        py::arg("inv_temperature"), py::arg("loss"), py::arg("grad"), py::arg("grad_scale"),
+        py::arg("grad_scalar"));
   // issue 4
   m.def("binary_loss", &binary_loss, py::arg("kind"), py::arg("x"), py::arg("y"), py::arg("w"),
         py::arg("pw"), py::arg("alpha"), py::arg("gamma"), py::arg("loss_out"),

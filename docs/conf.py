@@ -123,6 +123,7 @@ TITLES = {
     "logitloss.cross_entropy_variants": "Poly-1 cross-entropy and softmax focal loss",
     "logitloss.binary": "Binary cross-entropy (logits and probabilities), focal loss",
     "logitloss.kl_div": "KL divergence",
+    "logitloss.divergences": "Divergences of logits (distillation)",
     "logitloss.losses": "Loss objects (torch.nn style)",
     "logitloss.runtime": "Threads and build information",
     "logitloss.objectives": "Gradient-boosting objectives: logitloss.objectives",

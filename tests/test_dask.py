@@ -643,6 +643,67 @@ def test_complex_input_is_refused_by_the_gradients():
         lld.kl_div(da.zeros((4, 3), dtype=complex), np.zeros((4, 3)))
 
 
+# ------------------------------------ divergences: two arrays of one shape
+
+
+@pytest.mark.parametrize("reduction", ["batchmean", "mean", "sum", "none"])
+@pytest.mark.parametrize(("name", "options"), [("softmax_kl_div", {"temperature": 2.0}),
+                                               ("generalized_jsd", {"beta": 0.3}),
+                                               ("generalized_jsd", {"beta": 1.0})])
+def test_divergences_match_in_memory(reduction, name, options):
+    x = rng.standard_normal((30, 7, 5)) * 3
+    y = rng.standard_normal((30, 7, 5)) * 3
+    dx = da.from_array(x, chunks=((7, 13, 10), 3, 2))  # the class axis (1) split
+    dy = da.from_array(y, chunks=(15, 7, 5))
+    g_out = 0.5 if reduction != "none" else rng.standard_normal((30, 5))
+    fn, grad_fn, both = (getattr(lld, name + s) for s in ("", "_grad", "_value_and_grad"))
+    got = compute(fn(dx, dy, axis=1, reduction=reduction, **options),
+                  grad_fn(dx, dy, axis=1, reduction=reduction, grad_output=g_out, **options),
+                  *both(dx, dy, axis=1, reduction=reduction, **options))
+    mem = getattr(ll, name)
+    mem_grad = getattr(ll, name + "_grad")
+    want = (mem(x, y, axis=1, reduction=reduction, **options),
+            mem_grad(x, y, axis=1, reduction=reduction, grad_output=g_out, **options),
+            mem(x, y, axis=1, reduction=reduction, **options),
+            mem_grad(x, y, axis=1, reduction=reduction, **options))
+    for g, w in zip(got, want):
+        assert_close(g, w, ulps=8)
+    # Rows never span chunks: per-row values and every gradient are the
+    # in-memory bits.
+    for i in ((0, 1, 2, 3) if reduction == "none" else (1, 3)):
+        np.testing.assert_array_equal(got[i], want[i])
+    if reduction != "none":
+        assert isinstance(got[0], np.generic)
+
+
+def test_divergences_of_narrow_types_and_defaults():
+    x = (rng.standard_normal((40, 9)) * 2).astype(np.float32)
+    y = (rng.standard_normal((40, 9)) * 2).astype(np.float32)
+    dx = da.from_array(x, chunks=(7, 4))
+    loss, grad = compute(*lld.softmax_kl_div_value_and_grad(dx, y))  # axis -1, batchmean
+    assert loss.dtype == np.float32
+    assert_close(loss, ll.softmax_kl_div(x, y), np.float32, ulps=2)
+    assert_close(grad, ll.softmax_kl_div_grad(x, y), np.float32, ulps=2)
+
+
+def test_divergence_errors():
+    dx = da.zeros((6, 4), chunks=2)
+    with pytest.raises(ValueError, match=r"^softmax_kl_div: target has shape \(6,\) but input "
+                                         r"has shape \(6, 4\); they must be equal"):
+        lld.softmax_kl_div(dx, np.zeros(6))
+    with pytest.raises(ValueError, match=r"^generalized_jsd_grad: beta must be in \[0, 1\]"):
+        lld.generalized_jsd_grad(dx, dx, beta=2.0)
+    with pytest.raises(ValueError, match=r"^softmax_kl_div: temperature must be"):
+        lld.softmax_kl_div(dx, dx, temperature=0.0)
+    with pytest.raises(ValueError, match=r"^softmax_kl_div: reduction must be 'none', 'mean', "
+                                         "'sum' or 'batchmean'"):
+        lld.softmax_kl_div(dx, dx, reduction="max")
+    with pytest.raises(ValueError, match=r"^generalized_jsd: axis 2 is out of bounds"):
+        lld.generalized_jsd(dx, dx, axis=2)
+    with pytest.raises(TypeError, match=r"^softmax_kl_div: axis must be an int, not None"):
+        lld.softmax_kl_div(dx, dx, axis=None)
+
+
 def test_zarr_example_runs_and_matches_in_memory():
     pytest.importorskip("zarr")
     import pathlib

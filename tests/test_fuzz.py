@@ -291,11 +291,51 @@ def test_complex_logsumexp(re, im, axis, dtype, b_kind, keepdims, return_sign):
         assert np.all((np.abs(imag) <= np.pi) | np.isnan(imag))
 
 
+@settings(max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    arrays(),
+    st.sampled_from(["same", "same", "other shape", "garbage"]),
+    st.sampled_from([*REDUCTIONS, "batchmean"]),
+    st.sampled_from([0.0, 0.5, 1.0, 1e-300, -0.1, 1.5, float("nan"), "0.5"]),
+    st.sampled_from([1.0, 1.0, 0.5, 1e-30, 1e30, 0.0, -1.0, float("inf"), float("nan")]),
+    st.sampled_from([-1, -1, 0, 1, 2, 5, None]),
+    st.sampled_from(["softmax_kl_div", "softmax_kl_div_grad", "softmax_kl_div_value_and_grad",
+                     "generalized_jsd", "generalized_jsd_grad",
+                     "generalized_jsd_value_and_grad"]),
+)
+def test_divergence_family(x, target_kind, reduction, beta, temperature, axis, name):
+    rng = np.random.default_rng(x.size)
+    if target_kind == "same":
+        target = (rng.standard_normal(x.shape) * 5).astype(x.dtype)
+    elif target_kind == "other shape":
+        target = rng.standard_normal((*x.shape, 2))
+    else:
+        target = np.array(["a"] * 3)
+    kwargs: dict = {"reduction": reduction, "temperature": temperature, "axis": axis}
+    if name.startswith("generalized_jsd"):
+        kwargs["beta"] = beta
+    result = check_call(name, getattr(ll, name), x, target, **kwargs)
+    if result is None:
+        return
+    loss = result[0] if isinstance(result, tuple) else result
+    if isinstance(result, tuple) or name.endswith("_grad"):
+        grad = result[1] if isinstance(result, tuple) else result
+        assert grad.shape == x.shape
+        assert grad.dtype == float_result_dtype(x)
+    if not name.endswith("_grad"):
+        assert np.asarray(loss).dtype == float_result_dtype(x)
+        if reduction != "none":
+            assert isinstance(loss, np.generic)
+        with np.errstate(invalid="ignore"):
+            assert not (np.asarray(loss) < 0).any(), "a negative divergence"
+
+
 GRADIENTS = ["cross_entropy_grad", "cross_entropy_value_and_grad", "nll_loss_grad",
              "poly1_cross_entropy_grad", "softmax_focal_loss_value_and_grad",
              "binary_cross_entropy_with_logits_value_and_grad", "sigmoid_focal_loss_grad",
              "logsumexp_grad", "softmax_grad", "log_softmax_grad",
-             "binary_cross_entropy_value_and_grad", "kl_div_grad"]
+             "binary_cross_entropy_value_and_grad", "kl_div_grad",
+             "softmax_kl_div_grad", "generalized_jsd_value_and_grad"]
 
 
 def assert_same(actual, desired):
@@ -318,7 +358,7 @@ def test_out_argument(x, name, kind):
         axis = 1 if x.ndim >= 2 else 0
         reduced = x.shape[:axis] + x.shape[axis + 1:] if x.ndim else ()
         args: tuple = (np.zeros(reduced, np.int64),)
-    elif name.startswith(("binary", "sigmoid", "kl_div")):
+    elif name.startswith(("binary", "sigmoid", "kl_div", "softmax_kl", "generalized")):
         args = (np.zeros(x.shape),)
     elif name == "logsumexp_grad":
         args = ()

@@ -41,6 +41,7 @@ def grad_calls(rng, x, axis):
     w = rng.uniform(0.5, 2, x.shape[axis])
     y = (rng.random(x.shape) > 0.5).astype(x.dtype)
     g = rng.standard_normal(x.shape).astype(x.dtype)
+    teacher = logits(rng, x.shape, x.dtype, special=False)
     ce = {"axis": axis}
     return {
         "ce_grad": (ll.cross_entropy_grad, (t,), ce),
@@ -72,6 +73,14 @@ def grad_calls(rng, x, axis):
         "lse_grad": (ll.logsumexp_grad, (), {"axis": axis}),
         "softmax_grad": (ll.softmax_grad, (g,), {"axis": axis}),
         "log_softmax_grad": (ll.log_softmax_grad, (g,), {"axis": axis}),
+        "kl_vag": (ll.softmax_kl_div_value_and_grad, (teacher,), {"axis": axis}),
+        "kl_grad_none": (ll.softmax_kl_div_grad, (teacher,),
+                         {"axis": axis, "reduction": "none", "temperature": 2.0,
+                          "grad_output": np.linspace(0, 1, t.size).reshape(t.shape)}),
+        "jsd_vag": (ll.generalized_jsd_value_and_grad, (teacher,),
+                    {"axis": axis, "beta": 0.3, "reduction": "mean"}),
+        "jsd_reverse_grad": (ll.generalized_jsd_grad, (teacher,),
+                             {"axis": axis, "beta": 1.0, "reduction": "sum"}),
     }
 
 
@@ -193,19 +202,22 @@ def misuse_cases(x, t, g):
                                   "log_softmax_grad", "logsumexp_grad",
                                   "binary_cross_entropy_grad",
                                   "binary_cross_entropy_value_and_grad", "kl_div_grad",
-                                  "kl_div_value_and_grad"])
+                                  "kl_div_value_and_grad", "softmax_kl_div_grad",
+                                  "generalized_jsd_value_and_grad"])
 def test_misuse_is_refused_and_nothing_is_written(rng, func):
     base = rng.standard_normal((7, 4))
     x = base[:6]
     fn = getattr(ll, func)
-    binary = "binary" in func or "sigmoid_focal" in func or "kl_div" in func
-    softmax = func in ("softmax_grad", "log_softmax_grad")
+    binary = "binary" in func or "sigmoid_focal" in func or func.startswith("kl_div")
+    # a second array shaped like x
+    pair = func in ("softmax_grad", "log_softmax_grad") or func.startswith(
+        ("softmax_kl", "generalized"))
     second = (x > 0).astype(np.float64) if binary else (
-        rng.standard_normal((6, 4)) if softmax else None)
+        rng.standard_normal((6, 4)) if pair else None)
     if second is None and func != "logsumexp_grad":
         second = rng.integers(0, 4, 6)
     args = () if second is None else (second,)
-    kw = {"axis": 1} if softmax or func == "logsumexp_grad" else {}
+    kw = {"axis": 1} if pair or func == "logsumexp_grad" else {}
     cases = misuse_cases(x, second, None)
     cases[-1] = ("part of input", base[1:], ValueError, "out partly overlaps input")
     if isinstance(second, np.ndarray) and second.dtype == np.float64:
@@ -260,6 +272,7 @@ def test_in_place_allocates_nothing_of_the_inputs_size(rng):
     rows, classes = 512, 8192  # 16 MiB of float32 logits
     x = rng.standard_normal((rows, classes), dtype=np.float32)
     t = rng.integers(0, classes, rows)
+    teacher = rng.standard_normal((rows, classes), dtype=np.float32)
     ll.cross_entropy_value_and_grad(x, t, out=x)  # warm up
     tracemalloc.start()
     try:
@@ -267,6 +280,8 @@ def test_in_place_allocates_nothing_of_the_inputs_size(rng):
             tracemalloc.reset_peak()
             ll.cross_entropy_value_and_grad(x, t, reduction=reduction, softcap=30.0, out=x)
             ll.cross_entropy_grad(x, t, reduction=reduction, z_loss=1e-4, out=x)
+            ll.softmax_kl_div_value_and_grad(x, teacher, reduction=reduction, out=x)
+            ll.generalized_jsd_grad(x, teacher, reduction=reduction, out=x)
             peak = tracemalloc.get_traced_memory()[1]
             # Per-row float64 buffers (loss, weights) and small change: no
             # more than a few kilobytes per row, against 32 KiB of input per row.

@@ -24,6 +24,8 @@ def all_results(x32, x64):
         ll.logsumexp(x64, axis=1),
         ll.softmax_grad(x64, x64, axis=1),
         ll.logsumexp(x32),
+        *ll.softmax_kl_div_value_and_grad(x32, x32[::-1], reduction="none"),
+        *ll.generalized_jsd_value_and_grad(x64, x64[::-1], axis=1, beta=0.3, reduction="sum"),
     ]
 
 

@@ -110,6 +110,32 @@ struct CeKernels {
 };
 // --- end cross-entropy family ---------------------------------------------
 
+// --- divergences between softmaxes: softmax_kl_div, generalized_jsd ------
+// P = softmax(y / T) (the target: teacher logits) and Q = softmax(x / T)
+// (the input: student logits) over the class axis. Per row r: the divergence
+// (in double, before any reduction) and, when `grad.data` is set, its
+// gradient with respect to x (the 1 / T factor included) scaled by
+// grad_scale[r] (or grad_scalar). See Note [Stable divergences].
+enum class Divergence : int32_t {
+  forward_kl = 0,  // KL(P || Q)
+  reverse_kl = 1,  // KL(Q || P)
+  jsd = 2,         // beta KL(P || M) + (1 - beta) KL(Q || M), M = beta P + (1 - beta) Q
+};
+
+struct DivTask {
+  DType dtype;
+  Divergence kind;
+  View3 x;                       // the input (student logits)
+  View3 y;                       // the target (teacher logits): x's shape and dtype
+  double beta = 0.5;             // jsd only, in (0, 1)
+  double inv_temperature = 1;    // 1 / T: finite and > 0
+  double* loss = nullptr;        // per row, or null
+  MutView3 grad;                 // may be x itself (in place)
+  const double* grad_scale = nullptr;  // per row; null: grad_scalar
+  double grad_scalar = 1;
+};
+// --- end divergences -------------------------------------------------------
+
 // --- elementwise losses: BCE (on logits and on probabilities), sigmoid -----
 // --- focal loss, KL divergence ----------------------------------------------
 // Every operand is a strided view of
@@ -125,6 +151,7 @@ enum class VecMathOp : int32_t {
   exp_below = 8,  // the same by ExpBelow (|m| < 2^24 resp. 2^52)
   tanh = 9, sech2 = 10,  // double only
   log1p_nonpos_half = 11,
+  exp_tail = 12,  // |x| <= 1: e^x - 1 - x
 };
 
 // Which path of the load/store layer the storage ops take.
@@ -255,6 +282,7 @@ struct KernelTable {
   void (*logsumexp_grad)(const LseGradTask&, int64_t row_begin, int64_t row_end) noexcept;
   void (*softmax_grad)(const SoftmaxGradTask&, int64_t row_begin, int64_t row_end) noexcept;
   CeKernels ce;  // cross-entropy family
+  void (*divergence)(const DivTask&, int64_t row_begin, int64_t row_end) noexcept;
   // Binary losses run blocks [begin, end); vector_math runs
   // elements [begin, end).
   void (*binary_loss)(const BinaryLossTask&, int64_t block_begin, int64_t block_end) noexcept;

@@ -174,6 +174,7 @@ inline V vector_math_op(VecMathOp op, V v) {
         return op == VecMathOp::tanh ? t : sech2;
       }
       break;
+    case VecMathOp::exp_tail: return exp_tail_small(v);  // the divergences' h, |x| <= 1
     case VecMathOp::widen16:
     case VecMathOp::narrow16:
     case VecMathOp::exp_diff:

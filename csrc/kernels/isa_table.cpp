@@ -1,8 +1,8 @@
 // One ISA build of every kernel. CMake compiles this file (and
-// isa_cross_entropy.cpp, split off so that a build keeps both cores busy)
-// once per SIMD level with that level's -m flags and defines LL_ISA (the
-// namespace, e.g. avx2), LL_VEC_BYTES and LL_TABLE_NAME (the exported
-// table's symbol).
+// isa_cross_entropy.cpp and isa_divergence.cpp, split off so that a build
+// keeps both cores busy) once per SIMD level with that level's -m flags and
+// defines LL_ISA (the namespace, e.g. avx2), LL_VEC_BYTES and LL_TABLE_NAME
+// (the exported table's symbol).
 #include "logsumexp.h"
 #include "binary_loss.h"
 #include "objectives.h"  // integrations
@@ -73,6 +73,8 @@ void logistic_objective(const LogisticObjTask& t, int64_t r0, int64_t r1) noexce
 // The cross-entropy family, in isa_cross_entropy.cpp.
 void cross_entropy(const CeTask& t, int64_t r0, int64_t r1) noexcept;
 void nll_loss(const CeTask& t, int64_t r0, int64_t r1) noexcept;
+// The divergences, in isa_divergence.cpp.
+void divergence(const DivTask& t, int64_t r0, int64_t r1) noexcept;
 }  // namespace LL_ISA
 
 #define LL_STR2(x) #x
@@ -86,6 +88,7 @@ const KernelTable LL_TABLE_NAME = {
     &LL_ISA::logsumexp_grad,
     &LL_ISA::softmax_grad,
     {&LL_ISA::cross_entropy, &LL_ISA::nll_loss},  // cross-entropy family
+    &LL_ISA::divergence,
     &LL_ISA::binary_loss,
     &LL_ISA::vector_math,  // test-only
     // Integrations: gradient-boosting objectives.

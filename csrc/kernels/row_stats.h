@@ -89,7 +89,14 @@ struct RowSum {
       sum += x;
     }
   }
-  A value() const { return kCompensated ? sum + err : sum; }
+  A value() const {
+    if constexpr (kCompensated) {
+      // After an infinite term `sum` is infinite and `err` NaN: then sum is it.
+      return sum - sum == A{} ? sum + err : sum;
+    } else {
+      return sum;
+    }
+  }
 };
 
 // Whether a row's sums (of exps, weights, coefficients) are compensated:

@@ -34,6 +34,14 @@ from .cross_entropy_variants import (
     softmax_focal_loss_grad,
     softmax_focal_loss_value_and_grad,
 )
+from .divergences import (
+    generalized_jsd,
+    generalized_jsd_grad,
+    generalized_jsd_value_and_grad,
+    softmax_kl_div,
+    softmax_kl_div_grad,
+    softmax_kl_div_value_and_grad,
+)
 from .kl_div import kl_div, kl_div_grad, kl_div_value_and_grad
 from .linear import (
     linear_cross_entropy,
@@ -83,6 +91,13 @@ __all__ = [
     "linear_cross_entropy",
     "linear_cross_entropy_grad",
     "linear_cross_entropy_value_and_grad",
+    # divergences between softmaxes (knowledge distillation)
+    "softmax_kl_div",
+    "softmax_kl_div_grad",
+    "softmax_kl_div_value_and_grad",
+    "generalized_jsd",
+    "generalized_jsd_grad",
+    "generalized_jsd_value_and_grad",
     # binary losses
     "binary_cross_entropy_with_logits",
     "binary_cross_entropy_with_logits_grad",

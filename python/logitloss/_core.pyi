@@ -60,6 +60,19 @@ def cross_entropy_variant(
     grad_scalar: float,
 ) -> int: ...
 
+# --- divergences: kind 0 KL(P || Q), 1 KL(Q || P), 2 generalized JSD
+def divergence(
+    x: _Array,
+    y: _Array,
+    kind: int,
+    beta: float,
+    inv_temperature: float,
+    loss: _Array | None,
+    grad: _Array | None,
+    grad_scale: _Array | None,
+    grad_scalar: float,
+) -> None: ...
+
 # --- BCE-with-logits and sigmoid focal loss
 def binary_loss(
     kind: str,

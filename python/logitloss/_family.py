@@ -68,7 +68,8 @@ class LossFamily:
     grad_doc: str
     value_and_grad_doc: str
     #: How logitloss.dask chunks it: "class" (a class axis: cross-entropy
-    #: style) or "elementwise" (BCE style); see logitloss/dask.py.
+    #: style), "elementwise" (BCE style) or "pair" (two arrays of one shape
+    #: with a class axis: the divergences); see logitloss/dask.py.
     dask: str
     #: The torch.nn-style class name and the order of its options.
     loss_object: str | None = None

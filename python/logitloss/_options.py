@@ -89,3 +89,13 @@ def check_nonnegative(func: str, name: str, value: object) -> float:
     if not (v >= 0 and math.isfinite(v)):
         raise ValueError(f"{func}: {name} must be a finite number >= 0, got {v}")
     return v
+
+
+def check_temperature(func: str, temperature: object) -> float:
+    """A finite T > 0 whose reciprocal is finite (the kernels scale by 1 / T)."""
+    t = check_real(func, "temperature", temperature)
+    if not (t > 0 and math.isfinite(t)):
+        raise ValueError(f"{func}: temperature must be a finite number > 0, got {t}")
+    if not math.isfinite(1.0 / t):
+        raise ValueError(f"{func}: temperature {t} is too small: 1 / temperature overflows")
+    return t

@@ -16,7 +16,6 @@ family is one declaration (Note [Loss families] in _family.py).
 
 from __future__ import annotations
 
-import math
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -30,6 +29,9 @@ from ._options import (
     check_unit_interval,
     check_z_loss,
 )
+from ._rows import RowLoss
+from ._rows import single_axis_layout as _single_axis_layout
+from ._rows import unreduced as _unreduced
 from ._scalars import as_scalar, ieee_div
 from ._validation import (
     ClassLayout,
@@ -71,15 +73,6 @@ class _Operands(NamedTuple):
     softcap: float  # 0: none
     z_loss: float
     reduction: str
-
-
-def _single_axis_layout(shape: tuple[int, ...], ax: int) -> ClassLayout:
-    """class_layout(shape, (ax,)) without the generality (cheaper)."""
-    reduced = shape[:ax] + shape[ax + 1 :]
-    kept = (*shape[:ax], 1, *shape[ax + 1:])
-    return ClassLayout(
-        shape, (ax,), math.prod(shape[:ax]), shape[ax], math.prod(shape[ax + 1 :]), reduced, kept
-    )
 
 
 def _index_target(
@@ -169,22 +162,14 @@ def _operands(
     return _Operands(func, x, x3, layout, index, prob3, w, ignore, has_ignore, eps, cap, z, red)
 
 
-def _unreduced(loss: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """The float64 per-row losses in the result dtype (a new array unless it
-    is float64); a loss beyond the dtype's range is inf, with NumPy's cast
-    warning under the caller's np.errstate."""
-    if dtype == _FLOAT64:
-        return loss
-    return loss.astype(dtype)
-
-
-class _CrossEntropyCall:
+class _CrossEntropyCall(RowLoss):
     """A validated cross-entropy (or NLL) call: the LossCall of
     Note [Loss families]."""
 
     def __init__(self, op: _Operands, nll: bool) -> None:
         self.op, self.nll, self.func = op, nll, op.func
         self.input, self.grad_shape, self.dtype = op.x, op.x.shape, op.x.dtype
+        self.layout, self.reduction = op.layout, op.reduction
 
     def others(self) -> list[tuple[str, Any]]:
         return [("target", self.op.target), ("target", self.op.prob3)]
@@ -215,26 +200,12 @@ class _CrossEntropyCall:
             value, classes = int(op.target[bad]), op.layout.classes
             raise IndexError(f"{op.func}: target {value} is out of range for {classes} classes")
 
-    @property
-    def _rows(self) -> int:
-        return self.op.layout.outer * self.op.layout.inner
-
     def _denominator(self, target_weight: np.ndarray | None) -> float:
         """'mean' divides by the summed target weight (index targets) or the
         number of samples (probabilities)."""
         if target_weight is None:
             return float(self._rows)
         return float(_core.row_sum(target_weight))
-
-    def _reduce(self, loss: np.ndarray, den: float | None) -> Any:
-        op = self.op
-        if op.reduction == "none":
-            return _unreduced(loss, self.dtype).reshape(op.layout.reduced_shape)
-        total = float(_core.row_sum(loss))  # pairwise summation: a fixed order
-        if op.reduction == "mean":
-            assert den is not None
-            total = ieee_div(total, den)  # NaN when every target is ignored
-        return as_scalar(self.dtype, total)
 
     def _mean_denominator(self, checking: bool) -> float | None:
         """Runs the targets-only pass for an index-target 'mean' (it also
@@ -249,55 +220,6 @@ class _CrossEntropyCall:
         tw = np.empty(self._rows)
         self._run(target_weight=tw)
         return self._denominator(tw) if op.reduction == "mean" else None
-
-    def _grad_scale(self, grad_output: Any, den: float | None) -> tuple[np.ndarray | None, float]:
-        """grad_output (and the 'mean' denominator) as the kernel's per-row
-        scales or single scale."""
-        op, func = self.op, self.func
-        if op.reduction == "none":
-            if grad_output is None:
-                return None, 1.0
-            g = as_float(grad_output, func, "grad_output", _FLOAT64)
-            try:
-                g = np.broadcast_to(g, op.layout.reduced_shape)
-            except ValueError:
-                raise ValueError(
-                    f"{func}: grad_output has shape {g.shape}; expected the loss shape "
-                    f"{op.layout.reduced_shape}"
-                ) from None
-            return np.ascontiguousarray(g).reshape(-1), 1.0
-        if grad_output is None:
-            go = 1.0
-        else:
-            g = as_float(grad_output, func, "grad_output", _FLOAT64)
-            if g.ndim != 0:
-                raise ValueError(
-                    f"{func}: grad_output has shape {g.shape}; expected a scalar for "
-                    f"reduction={op.reduction!r}"
-                )
-            go = float(g)
-        if op.reduction == "mean":
-            assert den is not None
-            go = ieee_div(go, den)  # inf or NaN when the weights sum to 0
-        return None, go
-
-    def _gradient_into(self, out: np.ndarray | None, run: Any) -> np.ndarray:
-        """Calls run(grad3) on the gradient's (outer, classes, inner) view:
-        of `out` (in place when it is the input), or of a new array; where
-        `out`'s strides allow no such view, of a new array then copied."""
-        layout = self.op.layout
-        shape3 = (layout.outer, layout.classes, layout.inner)
-        if out is not None:
-            out3 = _outputs.writable_view(out, shape3)
-            if out3 is not None:
-                run(out3)
-                return out
-        grad = _outputs.empty(layout.shape, self.dtype)
-        run(grad.reshape(shape3))
-        if out is not None:
-            np.copyto(out, grad)
-            return out
-        return grad
 
     def value(self) -> Any:
         op = self.op

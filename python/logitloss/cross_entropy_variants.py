@@ -94,15 +94,25 @@ def _poly1_cross_entropy(
 
     Parameters
     ----------
-    input, target, weight, ignore_index, reduction, label_smoothing, axis
+    input, target, weight
         As for :func:`cross_entropy`.
     epsilon : float, default 2.0
         The coefficient of the poly term; any finite number (optax's
         default is 2.0; ``epsilon = 0`` is :func:`cross_entropy` bit for
         bit).
+    ignore_index, reduction, label_smoothing, axis
+        As for :func:`cross_entropy`.
 
-    Returns and raises as :func:`cross_entropy`, and ValueError for a
-    non-finite `epsilon`.
+    Returns
+    -------
+    scalar or ndarray
+        As :func:`cross_entropy` returns.
+
+    Raises
+    ------
+    TypeError, ValueError, IndexError
+        As :func:`cross_entropy` raises; ValueError also for a non-finite
+        `epsilon`.
 
     Examples
     --------
@@ -231,8 +241,9 @@ def _softmax_focal_loss(
 
     Returns
     -------
-    NumPy scalar of the input's dtype for 'mean'/'sum'; for 'none' an array
-    shaped like `input` without the class axis.
+    scalar or ndarray
+        A NumPy scalar of the input's dtype for 'mean'/'sum'; for 'none' an
+        array shaped like `input` without the class axis.
 
     Raises
     ------

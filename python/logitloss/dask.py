@@ -51,11 +51,14 @@ import logitloss as _ll  # the public functions (the package is initialised firs
 from ._complex_lse import complex_dtype
 from ._family import LossFamily, make_function
 from ._options import check_ignore_index, check_reduction
+from ._rows import DIVIDING
 from ._scalars import as_scalar, ieee_div
 from ._validation import as_array, compute_dtype, normalize_axes, normalize_axis, result_float
 from .binary import BINARY_CROSS_ENTROPY, BINARY_CROSS_ENTROPY_WITH_LOGITS, SIGMOID_FOCAL_LOSS
 from .cross_entropy import CROSS_ENTROPY, NLL_LOSS
 from .cross_entropy_variants import POLY1_CROSS_ENTROPY, SOFTMAX_FOCAL_LOSS
+from .divergences import GENERALIZED_JSD, REDUCTIONS, SOFTMAX_KL_DIV
+from .divergences import class_axis as _divergence_axis
 from .kl_div import KL_DIV
 
 __all__ = [
@@ -478,8 +481,8 @@ class _Loss:
     def value(self, reduction: str) -> da.Array:
         if reduction == "none":
             return self.unreduced()
-        den = self.static_denominator if reduction == "mean" else None
-        fn = functools.partial(_finish_total, reduction == "mean", self.dtype, den)
+        den = self.static_denominator if reduction in DIVIDING else None
+        fn = functools.partial(_finish_total, reduction in DIVIDING, self.dtype, den)
         return da.map_blocks(fn, self.totals().rechunk(-1), drop_axis=0, dtype=self.dtype,
                              meta=_meta(0, self.dtype))
 
@@ -505,7 +508,7 @@ class _Loss:
         g = _scalar_grad_output(self.func, grad_output, reduction)
         extra = _scalar_args(g)
         den: Any = None  # 'sum': no denominator
-        if reduction == "mean":
+        if reduction in DIVIDING:
             den = self.static_denominator
             if den is None:  # needs the data: computed lazily, passed to every chunk
                 total = self.totals()[1] if shared_totals else self.denominator_total()
@@ -597,6 +600,9 @@ def _grad_sum_block(fn: Callable[..., Any], n_inputs: int, kwargs: dict[str, Any
 #                  `target_broadcasts`, a target broadcast to the input's),
 #                  chunked alike; `weight` and `pos_weight` broadcast to it.
 #                  'batchmean' is 'mean' over input.shape[0].
+#   "pair":        `input` and `target` of one shape, chunked alike with the
+#                  class axis whole (the divergences); 'batchmean' divides by
+#                  the rows, 'mean' by the elements.
 # Every other argument is an option passed to each chunk's in-memory call,
 # and checked first by the family's own `prepare` on empty stand-ins of the
 # arguments (the in-memory messages, before any data is read).
@@ -751,7 +757,36 @@ def _elementwise_layout(family: LossFamily, func: str,
                  ind, kwargs, _numel_denominator, static), red
 
 
-_LAYOUTS = {"class": _class_layout, "elementwise": _elementwise_layout}
+def _pair_layout(family: LossFamily, func: str, args: dict[str, Any]) -> tuple[_Loss, str]:
+    x, t = args["input"], args["target"]
+    red = check_reduction(func, args["reduction"], REDUCTIONS)
+    dtype = compute_dtype(x.dtype, func, "input")
+    compute_dtype(t.dtype, func, "target")
+    if x.ndim == 0:
+        raise ValueError(f"{func}: input must have a class axis; got a 0-d array")
+    if x.ndim > len(_LETTERS):
+        raise ValueError(f"{func}: input has {x.ndim} dimensions; at most {len(_LETTERS)}")
+    if t.shape != x.shape:
+        raise ValueError(f"{func}: target has shape {t.shape} but input has shape {x.shape}; "
+                         "they must be equal")
+    ax = _divergence_axis(func, args["axis"], x.ndim)
+    _check_options(family, func, args, tuple(d for d in range(x.ndim) if d != ax))
+    x = _class_chunked(x, (ax,))
+    ind = _LETTERS[: x.ndim]
+    if red == "mean":  # the elements
+        denominator: Callable[..., float] = _numel_denominator
+        static = float(x.size)
+    else:  # 'batchmean': the rows
+        denominator = functools.partial(_sample_denominator, ax)
+        static = float(math.prod(_reduced_shape(x.shape, ax)))
+    kwargs = {k: v for k, v in args.items() if k not in ("input", "target", "reduction")}
+    kwargs["axis"] = ax
+    return _Loss(func, family.functions()[:2], dtype, x, ind, [t.rechunk(x.chunks), ind],
+                 ("input", "target"), ind[:ax] + ind[ax + 1:], kwargs, denominator,
+                 static), red
+
+
+_LAYOUTS = {"class": _class_layout, "elementwise": _elementwise_layout, "pair": _pair_layout}
 
 
 def _bound(family: LossFamily, values: tuple[Any, ...], func: str) -> dict[str, Any]:
@@ -807,6 +842,8 @@ _LAYOUT_DOC = {
              "is aligned with the input's chunks and `weight` held in memory.",
     "elementwise": "`target` is aligned with the input's chunks; `weight` and "
                    "`pos_weight` are broadcast to them.",
+    "pair": "The class axis is brought into one chunk (rows stay whole) and `target` "
+            "is aligned with the input's chunks.",
 }
 
 
@@ -860,12 +897,15 @@ poly1_cross_entropy, poly1_cross_entropy_grad, poly1_cross_entropy_value_and_gra
     POLY1_CROSS_ENTROPY)
 softmax_focal_loss, softmax_focal_loss_grad, softmax_focal_loss_value_and_grad = _lazy(
     SOFTMAX_FOCAL_LOSS)
+softmax_kl_div, softmax_kl_div_grad, softmax_kl_div_value_and_grad = _lazy(SOFTMAX_KL_DIV)
+generalized_jsd, generalized_jsd_grad, generalized_jsd_value_and_grad = _lazy(GENERALIZED_JSD)
 
 __all__ += [
     name + suffix
     for name in ("cross_entropy", "nll_loss", "binary_cross_entropy_with_logits",
                  "sigmoid_focal_loss", "binary_cross_entropy", "kl_div",
-                 "poly1_cross_entropy", "softmax_focal_loss")
+                 "poly1_cross_entropy", "softmax_focal_loss", "softmax_kl_div",
+                 "generalized_jsd")
     for suffix in ("", "_grad", "_value_and_grad")
 ]
 
