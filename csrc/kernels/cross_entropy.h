@@ -99,21 +99,31 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
       continue;
     }
     if (!t.loss && !kGrad) continue;  // targets only
-    V mv = splat<V>(-kInf<F>);
-    for_chunks<W>(C, [&](int64_t k, int64_t n) { mv = vmax(load_n<T>(x + k, n, -kInf<F>), mv); });
-    const F m = reduce_max(mv);
+    const T* next = next_row<T>(t.x, r, r1);
+    // Long index rows read x once for their sums and keep each exp relative
+    // to its block's max (Note [Blocked row sums]).
+    const bool blocked = M == Mode::index && blocked_sums_pay<T>(C);
+    // Before the exp pass: in place, the gradient row (holding the exps) is x.
+    const double x_t = M == Mode::prob ? 0.0 : double(to_compute(x[tg.index]));
+    F* kept = nullptr;
+    if constexpr (kGrad) kept = keep_target(g, C);
+    RowStats st{};
+    SumBlocks blocks;
+    F m = -kInf<F>;
+    if (blocked) {
+      if (blocked_stats<T>(x, C, next, kept, blocks, st)) m = F(st.m);
+    } else {
+      V mv = splat<V>(-kInf<F>);
+      for_chunks<W>(C, [&](int64_t k, int64_t n) { mv = vmax(load_n<T>(x + k, n, -kInf<F>), mv); });
+      m = reduce_max(mv);
+    }
     if (!std::isfinite(m)) {
       if (t.loss) t.loss[r] = kNaN<double>;
       if constexpr (kGrad) fill_row<T>(t.grad, r, kNaN<double>);
       continue;
     }
-    const T* next = next_row<T>(t.x, r, r1);
-    // Before the exp pass: in place, the gradient row (holding the exps) is x.
-    const double x_t = M == Mode::prob ? 0.0 : double(to_compute(x[tg.index]));
-    Sums<> s{double(m), 0.0, 0.0, 0.0, 0.0};
+    Sums<> s{double(m), st.ties, st.rest, 0.0, 0.0};
     PolySums<> ps{};
-    F* kept = nullptr;
-    if constexpr (kGrad) kept = keep_target(g, C);
     const auto sums = [&](auto keep) {
       constexpr bool kKeep = decltype(keep)::value;
       if constexpr (M == Mode::index)
@@ -121,10 +131,12 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
       else
         coef_pass<T, M, kKeep, kPoly>(t, x, q, C, m, next, kept, s, ps);
     };
-    if (kGrad && kept)
-      sums(std::integral_constant<bool, kGrad>{});
-    else
-      sums(std::false_type{});
+    if (!blocked) {
+      if (kGrad && kept)
+        sums(std::integral_constant<bool, kGrad>{});
+      else
+        sums(std::false_type{});
+    }
     s.log_total_scalar();
     RowCoef<> rc{(1 - eps) * tg.weight, eps / double(C), kGrad ? row_scale(t, r) : 0.0,
                  t.z_loss * tg.weight};
@@ -141,7 +153,17 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
     } else if (t.loss) {
       t.loss[r] = row_loss_z<M>(s, rc, x_t, has_z);
     }
-    if constexpr (kGrad) {
+    if (kGrad && blocked && kept) {  // exps kept relative to their blocks' maxima
+      const double mul = exp_multiplier<M>(s, rc, has_z);
+      for (int b = 0; b < blocks.count; ++b) {
+        const int64_t k0 = b * blocks.length;
+        const int64_t n = C - k0 < blocks.length ? C - k0 : blocks.length;
+        const V mul_b = splat<V>(F(mul * block_factor(blocks, b, s.m)));
+        for_chunks<W>(n, [&](int64_t k, int64_t c) {
+          store_n<T>(g + k0 + k, load_n<F>(kept + k0 + k, c, F(0)) * mul_b, c);
+        });
+      }
+    } else if constexpr (kGrad) {
       const V mul = splat<V>(F(kPoly ? poly_mul : exp_multiplier<M>(s, rc, has_z)));
       const V poly_c2 = splat<V>(F(poly_share));
       const F share = F(rc.b);  // index_smooth: k_c = b w_c
@@ -164,10 +186,10 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
           store_n<T>(g + k, y, n);
         });
       });
-      if constexpr (M != Mode::prob)
-        g[tg.index] = from_double<T>(
-            target_grad(s, rc, x_t, tg.weight, exp_diff_scalar(x_t, s.m), has_z));
     }
+    if constexpr (kGrad && M != Mode::prob)
+      g[tg.index] =
+          from_double<T>(target_grad(s, rc, x_t, tg.weight, exp_diff_scalar(x_t, s.m), has_z));
   }
 }
 

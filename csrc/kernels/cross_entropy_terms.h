@@ -43,7 +43,7 @@
 #include <cstring>
 #include <type_traits>
 
-#include "row_stats.h"
+#include "blocked_sums.h"
 
 namespace logitloss {
 namespace LL_ISA {
@@ -91,15 +91,6 @@ inline RowTarget take_target(const CeTask& t, int64_t r) {
 
 inline double row_scale(const CeTask& t, int64_t r) {
   return t.grad_scale ? t.grad_scale[r] : t.grad_scalar;
-}
-
-// exp(a - b) in double with the rounding of a - b compensated.
-inline double exp_diff_scalar(double a, double b) {
-  const double hi = a - b;
-  const double bb = a - hi;
-  double lo = (a - (hi + bb)) + (bb - b);
-  if (lo != lo) lo = 0;
-  return std::exp(hi) * (1.0 + lo);
 }
 
 // v in every lane of N (double or a vector of doubles).

@@ -1,0 +1,99 @@
+"""Cross-entropy value and gradient on long rows: this build against another.
+
+Times the kernel (value and gradient, or with --value-only the value) of this build and, with --baseline-core, of another build
+(e.g. main's extension, saved before a kernel change) on the same arrays,
+interleaved in one process, with np.copyto of the logits (the memory-bus
+reference of benchmarks/bench.py) alongside. Prints medians and the median
+of the per-round ratios, which the machine's load drifts less than times.
+
+    python benchmarks/bench_long_rows.py --baseline-core OTHER/_core...so \
+        --shapes 4096x32000 256x262144 64x1048576 --threads 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from bench_ce_variants import load_core, kernel_call
+
+from logitloss import _core
+
+Fn = Callable[[], object]
+
+
+def shape_of(text: str) -> tuple[int, int]:
+    rows, classes = text.split("x")
+    return int(rows), int(classes)
+
+
+def timed(fn: Fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def value_call(core: Any, x: np.ndarray, t: np.ndarray) -> Fn:
+    """The cross-entropy kernel of `core` for the value alone ('none')."""
+    rows, classes = x.shape
+    x3, loss = x.reshape(rows, classes, 1), np.empty(rows)
+    return lambda: core.cross_entropy(x3, t, None, None, -100, True, 0.0, 0.0, 0.0, loss, None,
+                                      None, None, 1.0, False)
+
+
+def run(shape: tuple[int, int], dtype: Any, threads: int, rounds: int,
+        baseline: Any | None, value_only: bool) -> None:
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal(shape, dtype=np.float32) * 3).astype(dtype)
+    t = rng.integers(0, shape[1], shape[0])
+    out = np.empty_like(x)
+    call = value_call if value_only else kernel_call
+    fns: dict[str, Fn] = {"this build": call(_core, x, t)}
+    if baseline is not None:
+        fns["baseline"] = call(baseline, x, t)
+    fns["np.copyto"] = lambda: np.copyto(out, x)
+    for core in (_core, baseline):
+        if core is not None:
+            core.set_num_threads(threads)
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for fn in fns.values():
+        fn()  # warm up: pages faulted in, caches set
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            times[name].append(timed(fn))
+    ref = times["this build"]
+    cells = []
+    for name, ts in times.items():
+        ratio = statistics.median(a / b for a, b in zip(ts, ref))
+        per_element = statistics.median(ts) / x.size * 1e9
+        cells.append(f"{name} {statistics.median(ts) * 1e3:8.3f} ms {per_element:.3f} ns/el "
+                     f"({ratio:.2f}x)")
+    kind = "value" if value_only else "value+grad"
+    print(f"{kind} {shape[0]}x{shape[1]} {np.dtype(dtype).name} {threads}t: " + "  ".join(cells),
+          flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--baseline-core", default=None)
+    parser.add_argument("--shapes", nargs="+", default=["4096x32000", "256x262144", "64x1048576"])
+    parser.add_argument("--dtypes", nargs="+", default=["float32"])
+    parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--rounds", type=int, default=11)
+    parser.add_argument("--value-only", action="store_true", help="cross_entropy without gradient")
+    args = parser.parse_args()
+    baseline = load_core(args.baseline_core) if args.baseline_core else None
+    print(f"SIMD {_core.simd_level()}; {args.rounds} interleaved rounds; median time and "
+          "median ratio to this build")
+    for shape in map(shape_of, args.shapes):
+        for dtype in args.dtypes:
+            for threads in args.threads:
+                run(shape, np.dtype(dtype), threads, args.rounds, baseline, args.value_only)
+
+
+if __name__ == "__main__":
+    main()

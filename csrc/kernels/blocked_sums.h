@@ -1,0 +1,129 @@
+// Row statistics of long contiguous rows in one read of the row: the online
+// normaliser, block by block.
+//
+// Note [Blocked row sums]
+// Statistics of Note [Stable log-sum-exp] (m, ties, rest) need the row max
+// before any exp(x - m); a max pass and then an exp pass read the row twice,
+// and a row longer than the L2 cache comes from L3 or DRAM both times. Here
+// the row is cut into blocks of `block_length` classes (a few KiB, set by C
+// and the storage type only, never by the thread split or the SIMD level, so
+// that every thread count gives the same bits). Each block's max m_b and its
+// own ties_b and rest_b (exp(x - m_b), exp_pass) are taken while the block
+// is in L1, so the row is read once; the next block is prefetched meanwhile.
+// The blocks then combine with m = max m_b (Milakov & Gimelshein's online
+// normaliser, the running max deferred to the end so that each block is
+// rescaled once):
+//     ties = sum of ties_b over the blocks with m_b == m,
+//     rest = sum of rest_b over those blocks
+//          + sum of (ties_b + rest_b) exp(m_b - m) over the others,
+// the second kind in double: exp(m_b - m) compensated for the rounding of
+// m_b - m (exp_diff_scalar, std::exp within 1 ULP of double), the sum
+// ties_b + rest_b and the product rounding once each. A rescaled block's
+// term thus carries at most 2.5 ULP of double (2^-51.7) besides its exps'
+// own error, once per block whatever the order of the maxima (no running
+// rescale compounds), so `rest` stays within its exps' error plus 2^-51.7
+// relative: for float32 rows (exps within 1 ULP of float) invisible; for
+// float64 rows at most 2.5 ULP where the exp pass gives 1, and L (hence the
+// loss) within 2.5 ULP of double relative plus the final roundings
+// (measured and tested against mpmath: tests/test_blocked_sums.py).
+// A block holding only -inf and NaN takes m_b = the lowest finite value:
+// exp(m_b - m) = 0 drops its -inf entries and 0 * NaN keeps its NaN.
+#pragma once
+
+#include <limits>
+
+#include "row_stats.h"
+
+namespace logitloss {
+namespace LL_ISA {
+
+// Rows of at least kBlockedSumsBytes take the blocked sums (cross-entropy's
+// crossover, measured in docs/benchmark.md: below it the row's second read
+// hits L2 and the blocks only add their overhead).
+constexpr int64_t kBlockedSumsBytes = int64_t(1) << 18;
+constexpr int64_t kSumBlockBytes = int64_t(1) << 15;  // the block: 32 KiB
+constexpr int kMaxSumBlocks = 512;                    // longer rows take longer blocks
+
+// exp(a - b) in double with the rounding of a - b compensated.
+inline double exp_diff_scalar(double a, double b) {
+  const double hi = a - b;
+  const double bb = a - hi;
+  double lo = (a - (hi + bb)) + (bb - b);
+  if (lo != lo) lo = 0;
+  return std::exp(hi) * (1.0 + lo);
+}
+
+template <class T>
+inline bool blocked_sums_pay(int64_t C) {
+  return C * int64_t(sizeof(T)) >= kBlockedSumsBytes;
+}
+
+// Classes per block of a row of C: at least kSumBlockBytes, at most
+// kMaxSumBlocks blocks, a multiple of 256 (whole vectors at every width).
+template <class T>
+inline int64_t sum_block_length(int64_t C) {
+  const int64_t least = kSumBlockBytes / int64_t(sizeof(T));
+  const int64_t spread = (C + kMaxSumBlocks - 1) / kMaxSumBlocks;
+  const int64_t b = spread > least ? spread : least;
+  return (b + 255) / 256 * 256;
+}
+
+// A row's blocks and their statistics.
+struct SumBlocks {
+  int64_t length;  // classes per block (the last may be shorter)
+  int count = 0;
+  double m[kMaxSumBlocks], ties[kMaxSumBlocks], rest[kMaxSumBlocks];
+};
+
+// The row's statistics (Note [Blocked row sums]); false, `st` untouched,
+// when the row max is not finite. With `keep`, exp(x - m_b) of every class
+// is stored there (relative to its block's max: see block_factor).
+// `next_row`, if given, is prefetched while the last block's exps are taken.
+template <class T>
+inline bool blocked_stats(const T* x, int64_t C, const T* next_row, compute_t<T>* keep,
+                          SumBlocks& bl, RowStats& st) {
+  using F = compute_t<T>;
+  using V = vec_t<F>;
+  constexpr int W = lanes_v<V>;
+  const int64_t B = bl.length = sum_block_length<T>(C);
+  F m = -kInf<F>;
+  int& b = bl.count = 0;
+  for (int64_t k0 = 0; k0 < C; k0 += B, ++b) {
+    const int64_t n = C - k0 < B ? C - k0 : B;
+    const T* xb = x + k0;
+    V mv = splat<V>(-kInf<F>);
+    for_chunks<W>(n, [&](int64_t k, int64_t c) { mv = vmax(load_n<T>(xb + k, c, -kInf<F>), mv); });
+    F mb = reduce_max(mv);
+    if (mb == kInf<F>) return false;
+    if (mb > m) m = mb;
+    if (mb == -kInf<F>) mb = std::numeric_limits<F>::lowest();  // only -inf and NaN
+    const T* ahead = k0 + B < C ? xb + B : next_row;
+    if (keep)
+      exp_pass<T, true>(xb, n, mb, ahead, keep + k0, bl.ties[b], bl.rest[b]);
+    else
+      exp_pass<T, false>(xb, n, mb, ahead, nullptr, bl.ties[b], bl.rest[b]);
+    bl.m[b] = double(mb);
+  }
+  if (m == -kInf<F>) return false;
+  double ties = 0;  // a count: exact
+  RowSum<double, kCompensatedSums<T>> rest;
+  for (int j = 0; j < b; ++j) {
+    if (bl.m[j] == double(m)) {
+      ties += bl.ties[j];
+      rest.add(bl.rest[j]);
+    } else {
+      rest.add((bl.ties[j] + bl.rest[j]) * exp_diff_scalar(bl.m[j], double(m)));
+    }
+  }
+  st = {double(m), ties, rest.value()};
+  return true;
+}
+
+// exp(m_b - m): what turns block b's kept exp(x - m_b) into exp(x - m);
+// exactly 1 for the blocks that hold the row max.
+inline double block_factor(const SumBlocks& bl, int b, double m) {
+  return bl.m[b] == m ? 1.0 : exp_diff_scalar(bl.m[b], m);
+}
+
+}  // namespace LL_ISA
+}  // namespace logitloss
