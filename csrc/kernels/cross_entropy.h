@@ -153,15 +153,23 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
     } else if (t.loss) {
       t.loss[r] = row_loss_z<M>(s, rc, x_t, has_z);
     }
-    if (kGrad && blocked && kept) {  // exps kept relative to their blocks' maxima
+    if (kGrad && blocked) {  // exps relative to their blocks' maxima
       const double mul = exp_multiplier<M>(s, rc, has_z);
       for (int b = 0; b < blocks.count; ++b) {
         const int64_t k0 = b * blocks.length;
         const int64_t n = C - k0 < blocks.length ? C - k0 : blocks.length;
         const V mul_b = splat<V>(F(mul * block_factor(blocks, b, s.m)));
-        for_chunks<W>(n, [&](int64_t k, int64_t c) {
-          store_n<T>(g + k0 + k, load_n<F>(kept + k0 + k, c, F(0)) * mul_b, c);
-        });
+        if (kKeepsExps<T> || kept) {
+          for_chunks<W>(n, [&](int64_t k, int64_t c) {
+            store_n<T>(g + k0 + k, load_n<F>(kept + k0 + k, c, F(0)) * mul_b, c);
+          });
+        } else {  // 16-bit rows past the scratch: the same exps, computed again
+          with_row_exp<!kKeepsExps<T>>(splat<V>(F(blocks.m[b])), [&](const auto& ex) {
+            for_chunks<W>(n, [&](int64_t k, int64_t c) {
+              store_n<T>(g + k0 + k, ex(load_n<T>(x + k0 + k, c, -kInf<F>)) * mul_b, c);
+            });
+          });
+        }
       }
     } else if constexpr (kGrad) {
       const V mul = splat<V>(F(kPoly ? poly_mul : exp_multiplier<M>(s, rc, has_z)));

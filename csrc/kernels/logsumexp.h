@@ -3,7 +3,7 @@
 // See Note [Stable log-sum-exp] for the arithmetic and SciPy's special values.
 #pragma once
 
-#include "row_stats.h"
+#include "blocked_sums.h"
 
 namespace logitloss {
 namespace LL_ISA {
@@ -46,7 +46,10 @@ void lse_rows(const LseTask& t, int64_t r0, int64_t r1) noexcept {
       const T* x = static_cast<const T*>(t.x.data) + row_offset(t.x, r);
       const T* b = kHasB ? static_cast<const T*>(t.b.data) + row_offset(t.b, r) : nullptr;
       RowStats st;
-      if (contig_stats<T, kHasB>(x, b, C, st, next_row<T>(t.x, r, r1)))
+      const T* next = next_row<T>(t.x, r, r1);
+      SumBlocks blocks;  // Note [Blocked row sums]: long unscaled rows in one read
+      if (!kHasB && blocked_sums_pay<T>(C) ? blocked_stats<T>(x, C, next, nullptr, blocks, st)
+                                           : contig_stats<T, kHasB>(x, b, C, st, next))
         lse_finish<T, kHasB>(t, r, st);
       else
         lse_special<T, kHasB>(t, r);
