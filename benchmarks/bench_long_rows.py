@@ -1,6 +1,7 @@
 """Cross-entropy value and gradient on long rows: this build against another.
 
-Times the kernel (value and gradient, or with --value-only the value) of this build and, with --baseline-core, of another build
+Times a kernel (cross-entropy's value and gradient, its value alone, or
+logsumexp: --kernel) of this build and, with --baseline-core, of another build
 (e.g. main's extension, saved before a kernel change) on the same arrays,
 interleaved in one process, with np.copyto of the logits (the memory-bus
 reference of benchmarks/bench.py) alongside. Prints medians and the median
@@ -31,6 +32,14 @@ def shape_of(text: str) -> tuple[int, int]:
     return int(rows), int(classes)
 
 
+def dtype_of(name: str) -> np.dtype:
+    if name == "bfloat16":
+        import ml_dtypes
+
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(name)
+
+
 def timed(fn: Fn) -> float:
     start = time.perf_counter()
     fn()
@@ -45,13 +54,23 @@ def value_call(core: Any, x: np.ndarray, t: np.ndarray) -> Fn:
                                       None, None, 1.0, False)
 
 
+def logsumexp_call(core: Any, x: np.ndarray, t: np.ndarray) -> Fn:
+    """The logsumexp kernel of `core` along the rows."""
+    rows, classes = x.shape
+    x3, lse = x.reshape(rows, classes, 1), np.empty(rows, x.dtype)
+    return lambda: core.logsumexp(x3, None, lse, None)
+
+
+KERNELS = {"value_and_grad": kernel_call, "value": value_call, "logsumexp": logsumexp_call}
+
+
 def run(shape: tuple[int, int], dtype: Any, threads: int, rounds: int,
-        baseline: Any | None, value_only: bool) -> None:
+        baseline: Any | None, kernel: str) -> None:
     rng = np.random.default_rng(0)
     x = (rng.standard_normal(shape, dtype=np.float32) * 3).astype(dtype)
     t = rng.integers(0, shape[1], shape[0])
     out = np.empty_like(x)
-    call = value_call if value_only else kernel_call
+    call = KERNELS[kernel]
     fns: dict[str, Fn] = {"this build": call(_core, x, t)}
     if baseline is not None:
         fns["baseline"] = call(baseline, x, t)
@@ -72,8 +91,7 @@ def run(shape: tuple[int, int], dtype: Any, threads: int, rounds: int,
         per_element = statistics.median(ts) / x.size * 1e9
         cells.append(f"{name} {statistics.median(ts) * 1e3:8.3f} ms {per_element:.3f} ns/el "
                      f"({ratio:.2f}x)")
-    kind = "value" if value_only else "value+grad"
-    print(f"{kind} {shape[0]}x{shape[1]} {np.dtype(dtype).name} {threads}t: " + "  ".join(cells),
+    print(f"{kernel} {shape[0]}x{shape[1]} {np.dtype(dtype).name} {threads}t: " + "  ".join(cells),
           flush=True)
 
 
@@ -81,10 +99,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline-core", default=None)
     parser.add_argument("--shapes", nargs="+", default=["4096x32000", "256x262144", "64x1048576"])
-    parser.add_argument("--dtypes", nargs="+", default=["float32"])
+    parser.add_argument("--dtypes", nargs="+", default=["float32"],
+                        help="NumPy names, or bfloat16 (ml_dtypes)")
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--rounds", type=int, default=11)
-    parser.add_argument("--value-only", action="store_true", help="cross_entropy without gradient")
+    parser.add_argument("--kernel", choices=sorted(KERNELS), default="value_and_grad",
+                        help="cross-entropy value and gradient, its value alone, or logsumexp")
     args = parser.parse_args()
     baseline = load_core(args.baseline_core) if args.baseline_core else None
     print(f"SIMD {_core.simd_level()}; {args.rounds} interleaved rounds; median time and "
@@ -92,7 +112,7 @@ def main() -> None:
     for shape in map(shape_of, args.shapes):
         for dtype in args.dtypes:
             for threads in args.threads:
-                run(shape, np.dtype(dtype), threads, args.rounds, baseline, args.value_only)
+                run(shape, dtype_of(dtype), threads, args.rounds, baseline, args.kernel)
 
 
 if __name__ == "__main__":

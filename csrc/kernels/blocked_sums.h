@@ -91,10 +91,11 @@ struct SumBlocks {
 // The row's statistics (Note [Blocked row sums]); false, `st` untouched,
 // when the row max is not finite. With `keep`, exp(x - m_b) of every class
 // is stored there (relative to its block's max: see block_factor).
-// `next_row`, if given, is prefetched while the last block's exps are taken.
+// `next_row`, if given, is prefetched while the last block's exps are taken;
+// `out_row` is exp_pass's (16-bit rows: the output, prefetched for writing).
 template <class T>
 inline bool blocked_stats(const T* x, int64_t C, const T* next_row, compute_t<T>* keep,
-                          SumBlocks& bl, RowStats& st) {
+                          SumBlocks& bl, RowStats& st, T* out_row = nullptr) {
   using F = compute_t<T>;
   using V = vec_t<F>;
   constexpr int W = lanes_v<V>;
@@ -111,10 +112,11 @@ inline bool blocked_stats(const T* x, int64_t C, const T* next_row, compute_t<T>
     if (mb > m) m = mb;
     if (mb == -kInf<F>) mb = std::numeric_limits<F>::lowest();  // only -inf and NaN
     const T* ahead = k0 + B < C ? xb + B : next_row;
+    T* const out = out_row ? out_row + k0 : nullptr;
     if (keep)
-      exp_pass<T, true>(xb, n, mb, ahead, keep + k0, bl.ties[b], bl.rest[b]);
+      exp_pass<T, true>(xb, n, mb, ahead, keep + k0, bl.ties[b], bl.rest[b], out);
     else
-      exp_pass<T, false>(xb, n, mb, ahead, nullptr, bl.ties[b], bl.rest[b]);
+      exp_pass<T, false>(xb, n, mb, ahead, nullptr, bl.ties[b], bl.rest[b], out);
     bl.m[b] = double(mb);
   }
   if (m == -kInf<F>) return false;

@@ -111,7 +111,7 @@ void contig_rows(const CeTask& t, int64_t r0, int64_t r1) {
     SumBlocks blocks;
     F m = -kInf<F>;
     if (blocked) {
-      if (blocked_stats<T>(x, C, next, kept, blocks, st)) m = F(st.m);
+      if (blocked_stats<T>(x, C, next, kept, blocks, st, g)) m = F(st.m);
     } else {
       V mv = splat<V>(-kInf<F>);
       for_chunks<W>(C, [&](int64_t k, int64_t n) { mv = vmax(load_n<T>(x + k, n, -kInf<F>), mv); });
