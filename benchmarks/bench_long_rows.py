@@ -5,7 +5,8 @@ logsumexp: --kernel) of this build and, with --baseline-core, of another build
 (e.g. main's extension, saved before a kernel change) on the same arrays,
 interleaved in one process, with np.copyto of the logits (the memory-bus
 reference of benchmarks/bench.py) alongside. Prints medians and the median
-of the per-round ratios, which the machine's load drifts less than times.
+of the per-round ratios, which the machine's load drifts less than times;
+with 1 thread, in the calling thread's CPU time (preemption does not count).
 
     python benchmarks/bench_long_rows.py --baseline-core OTHER/_core...so \
         --shapes 4096x32000 256x262144 64x1048576 --threads 1 2
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from bench_ce_variants import load_core, kernel_call
+from bench_ce_variants import load_core
 
 from logitloss import _core
 
@@ -40,28 +41,49 @@ def dtype_of(name: str) -> np.dtype:
     return np.dtype(name)
 
 
-def timed(fn: Fn) -> float:
-    start = time.perf_counter()
+def timed(fn: Fn, clock: Callable[[], float]) -> float:
+    start = clock()
     fn()
-    return time.perf_counter() - start
+    return clock() - start
 
 
-def value_call(core: Any, x: np.ndarray, t: np.ndarray) -> Fn:
+class Buffers:
+    """Outputs shared by every build's call: the same pages for each (in
+    separate buffers, one build ran 2-3% slower than the same code in
+    another: their pages, not their code)."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        rows, classes = x.shape
+        self.x3 = x.reshape(rows, classes, 1)
+        self.loss = np.empty(rows)
+        self.grad = np.empty_like(self.x3)
+        self.lse = np.empty(rows, x.dtype)
+
+
+def grad_call(core: Any, t: np.ndarray, b: Buffers) -> Fn:
+    """The cross-entropy kernel of `core` for value and gradient ('sum')."""
+    return lambda: core.cross_entropy(b.x3, t, None, None, -100, True, 0.0, 0.0, 0.0, b.loss,
+                                      None, b.grad, None, 1.0, False)
+
+
+def value_call(core: Any, t: np.ndarray, b: Buffers) -> Fn:
     """The cross-entropy kernel of `core` for the value alone ('none')."""
-    rows, classes = x.shape
-    x3, loss = x.reshape(rows, classes, 1), np.empty(rows)
-    return lambda: core.cross_entropy(x3, t, None, None, -100, True, 0.0, 0.0, 0.0, loss, None,
-                                      None, None, 1.0, False)
+    return lambda: core.cross_entropy(b.x3, t, None, None, -100, True, 0.0, 0.0, 0.0, b.loss,
+                                      None, None, None, 1.0, False)
 
 
-def logsumexp_call(core: Any, x: np.ndarray, t: np.ndarray) -> Fn:
+def logsumexp_call(core: Any, t: np.ndarray, b: Buffers) -> Fn:
     """The logsumexp kernel of `core` along the rows."""
-    rows, classes = x.shape
-    x3, lse = x.reshape(rows, classes, 1), np.empty(rows, x.dtype)
-    return lambda: core.logsumexp(x3, None, lse, None)
+    return lambda: core.logsumexp(b.x3, None, b.lse, None)
 
 
-KERNELS = {"value_and_grad": kernel_call, "value": value_call, "logsumexp": logsumexp_call}
+def softmax_call(core: Any, t: np.ndarray, b: Buffers) -> Fn:
+    """The softmax kernel of `core` along the rows (two-pass: a control)."""
+    return lambda: core.softmax(b.x3, b.grad, False)
+
+
+KERNELS = {"value_and_grad": grad_call, "value": value_call, "logsumexp": logsumexp_call,
+           "softmax": softmax_call}
 
 
 def run(shape: tuple[int, int], dtype: Any, threads: int, rounds: int,
@@ -70,10 +92,10 @@ def run(shape: tuple[int, int], dtype: Any, threads: int, rounds: int,
     x = (rng.standard_normal(shape, dtype=np.float32) * 3).astype(dtype)
     t = rng.integers(0, shape[1], shape[0])
     out = np.empty_like(x)
-    call = KERNELS[kernel]
-    fns: dict[str, Fn] = {"this build": call(_core, x, t)}
+    call, buffers = KERNELS[kernel], Buffers(x)
+    fns: dict[str, Fn] = {"this build": call(_core, t, buffers)}
     if baseline is not None:
-        fns["baseline"] = call(baseline, x, t)
+        fns["baseline"] = call(baseline, t, buffers)
     fns["np.copyto"] = lambda: np.copyto(out, x)
     for core in (_core, baseline):
         if core is not None:
@@ -81,9 +103,13 @@ def run(shape: tuple[int, int], dtype: Any, threads: int, rounds: int,
     times: dict[str, list[float]] = {name: [] for name in fns}
     for fn in fns.values():
         fn()  # warm up: pages faulted in, caches set
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            times[name].append(timed(fn))
+    # One thread: the calling thread's CPU time, which preemption by the
+    # machine's other jobs does not inflate; more: wall-clock time.
+    clock = time.thread_time if threads == 1 else time.perf_counter
+    names = list(fns)
+    for i in range(rounds):  # each round in another order: no contender always runs first
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            times[name].append(timed(fns[name], clock))
     ref = times["this build"]
     cells = []
     for name, ts in times.items():
@@ -104,7 +130,8 @@ def main() -> None:
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--kernel", choices=sorted(KERNELS), default="value_and_grad",
-                        help="cross-entropy value and gradient, its value alone, or logsumexp")
+                        help="cross-entropy value and gradient, its value alone, logsumexp, "
+                        "or softmax")
     args = parser.parse_args()
     baseline = load_core(args.baseline_core) if args.baseline_core else None
     print(f"SIMD {_core.simd_level()}; {args.rounds} interleaved rounds; median time and "

@@ -28,7 +28,8 @@ except ImportError:
     pass
 # (outer, classes, inner), Fortran order of the 2-D view
 SHAPES = [((200, 10, 1), False), ((50, 300, 1), False), ((20, 7, 9), False),
-          ((30, 40, 1), True), ((9, 33, 5), False)]
+          ((30, 40, 1), True), ((9, 33, 5), False),
+          ((3, 32767, 1), False)]  # just below the blocked sums (Note [Blocked row sums])
 
 
 def outputs(core, x, target, prob, weight, smoothing, softcap, z_loss, nll) -> tuple:

@@ -87,6 +87,7 @@ struct SumBlocks {
   int count = 0;
   double m[kMaxSumBlocks], ties[kMaxSumBlocks], rest[kMaxSumBlocks];
 };
+struct NoSumBlocks {};  // what a kernel that does not take them holds instead
 
 // The row's statistics (Note [Blocked row sums]); false, `st` untouched,
 // when the row max is not finite. With `keep`, exp(x - m_b) of every class

@@ -1,14 +1,15 @@
 // A C++ check of one ISA build of the kernels, without Python: the
 // cross-compiled aarch64 (NEON) build runs it under QEMU in .ci/aarch64.sh,
-// where pytest cannot run. It links the build's two kernel objects
-// (csrc/kernels/isa_table.cpp, isa_cross_entropy.cpp), calls its kernel
+// where pytest cannot run. It links the build's kernel objects
+// (csrc/kernels/isa_table.cpp, isa_cross_entropy.cpp,
+// isa_cross_entropy_blocked.cpp), calls its kernel
 // table on float32, float64 and float16 rows (short and long, strided,
 // rows holding +-inf and NaN) and compares every output with references
 // computed here in long double: logsumexp, softmax, log_softmax, the
 // cross-entropy loss and gradient, BCE-with-logits and its gradient.
 // Prints each mismatch and exits non-zero if there is one.
 //
-// Build (what .ci/aarch64.sh does, with the cross compiler): the two
+// Build (what .ci/aarch64.sh does, with the cross compiler): the
 // kernel units with -DLL_ISA=baseline -DLL_VEC_BYTES=16
 // -DLL_TABLE_NAME=kernels_baseline, this file with the same table name,
 // all with -std=c++17 -Icsrc, linked together.
