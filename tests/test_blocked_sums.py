@@ -13,9 +13,9 @@ import functools
 
 import numpy as np
 import pytest
-from reference import bitwise_equal
 
 import logitloss as ll
+from reference import bitwise_equal
 
 mpmath = pytest.importorskip("mpmath")
 ml_dtypes = pytest.importorskip("ml_dtypes")
@@ -51,7 +51,7 @@ def _row(kind: str, C: int, dtype) -> tuple[np.ndarray, int]:
     return x.astype(dtype), t
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _exact(kind: str, dtype) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
     """The row, its target, and at 40 digits its loss and gradient, each as
     the float64 pair hi + lo."""
@@ -122,7 +122,8 @@ def test_special_rows_as_the_strided_path_gives_them(simd_level, dtype):
     t[0] = block + 1
     loss, grad = ll.cross_entropy_value_and_grad(x, t, reduction="none")
     loss_s, grad_s = _strided(ll.cross_entropy_value_and_grad, x, t, reduction="none")
-    assert np.isfinite(loss[[0, 4]]).all() and np.isnan(loss[1:4]).all()
+    assert np.isfinite(loss[[0, 4]]).all()
+    assert np.isnan(loss[1:4]).all()
     np.testing.assert_array_equal(np.isnan(grad), np.isnan(grad_s))
     np.testing.assert_allclose(loss, loss_s, rtol=8 * np.finfo(dtype).eps)
     np.testing.assert_allclose(grad, grad_s, rtol=8 * np.finfo(dtype).eps, atol=1e-30)
