@@ -89,6 +89,12 @@ struct SumBlocks {
 };
 struct NoSumBlocks {};  // what a kernel that does not take them holds instead
 
+// exp(m_b - m): what turns block b's kept exp(x - m_b) into exp(x - m);
+// exactly 1 for the blocks that hold the row max.
+inline double block_factor(const SumBlocks& bl, int b, double m) {
+  return bl.m[b] == m ? 1.0 : exp_diff_scalar(bl.m[b], m);
+}
+
 // The row's statistics (Note [Blocked row sums]); false, `st` untouched,
 // when the row max is not finite. With `keep`, exp(x - m_b) of every class
 // is stored there (relative to its block's max: see block_factor).
@@ -128,17 +134,11 @@ inline bool blocked_stats(const T* x, int64_t C, const T* next_row, compute_t<T>
       ties += bl.ties[j];
       rest.add(bl.rest[j]);
     } else {
-      rest.add((bl.ties[j] + bl.rest[j]) * exp_diff_scalar(bl.m[j], double(m)));
+      rest.add((bl.ties[j] + bl.rest[j]) * block_factor(bl, j, double(m)));
     }
   }
   st = {double(m), ties, rest.value()};
   return true;
-}
-
-// exp(m_b - m): what turns block b's kept exp(x - m_b) into exp(x - m);
-// exactly 1 for the blocks that hold the row max.
-inline double block_factor(const SumBlocks& bl, int b, double m) {
-  return bl.m[b] == m ? 1.0 : exp_diff_scalar(bl.m[b], m);
 }
 
 }  // namespace LL_ISA
