@@ -61,6 +61,17 @@ void lse_rows(const LseTask& t, int64_t r0, int64_t r1) noexcept {
     const BlockStats<T, kHasB> st(xb, &bb, C);
     if constexpr (!kHasB) {
       const auto lse = widen(st.m) + st.log_total();
+      if (!t.sign && sizeof(T) == sizeof(compute_t<T>)) {
+        // One store for the block (the rows' results are contiguous): the
+        // per-lane write_lse cost a tenth of a 10-class logsumexp. Without
+        // a sign, write_lse stores the value as it is (an unweighted sum is
+        // positive or NaN); narrow rounds to float as from_double does.
+        using V = vec_t<compute_t<T>>;
+        store_n<T>(static_cast<T*>(t.lse) + rb, narrow<V>(lse), n);
+        for (int j = 0; j < n; ++j)
+          if (st.special[j]) lse_special<T, kHasB>(t, rb + j);
+        return;
+      }
       for (int j = 0; j < n; ++j) {
         if (st.special[j])
           lse_special<T, kHasB>(t, rb + j);

@@ -369,25 +369,42 @@ struct BlockStats {
     else
       exp_sums<false>(xb, bb, C, nullptr);
   }
+  // The sums run in registers (widen_acc: AccF for float lanes at every
+  // width): AVX-512's 16-double acc_t was kept in memory, a load and a store
+  // per class with the store-to-load latency on the loop's chain (a third of
+  // a 10-class logsumexp, measured). The exp is ExpBelow's where it covers
+  // the block's maxima (exp_diff's values, fewer operations); lanes of
+  // special rows have m = 0 and are discarded whatever their exp.
   template <bool kKeep>
   void exp_sums(const RowBlock<T>& xb, const RowBlock<T>* bb, int64_t C, F* keep) {
-    RowSum<A, kCompensatedSums<T>> tie_sum, rest_sum;
-    for (int64_t k = 0; k < C; ++k) {
-      V xv = xb.load(k);
-      V w = splat<V>(F(1));
-      if constexpr (kHasB) {
-        w = bb->load(k);
-        xv = mask_zero_scale(xv, w);
+    using R = decltype(widen_acc(V{}));
+    RowSum<R, kCompensatedSums<T>> tie_sum, rest_sum;
+    with_row_exp(m, [&](const auto& ex) {
+      for (int64_t k = 0; k < C; ++k) {
+        V xv = xb.load(k);
+        V w = splat<V>(F(1));
+        if constexpr (kHasB) {
+          w = bb->load(k);
+          xv = mask_zero_scale(xv, w);
+        }
+        const auto tie = xv == m;
+        V e = ex(xv);
+        if constexpr (kKeep) store<F>(keep + k * W, e);
+        if constexpr (kHasB) e *= w;
+        tie_sum.add(widen_acc(tie ? w : V{}));
+        rest_sum.add(widen_acc(tie ? V{} : e));
       }
-      const auto tie = xv == m;
-      V e = exp_diff(xv, m);
-      if constexpr (kKeep) store<F>(keep + k * W, e);
-      if constexpr (kHasB) e *= w;
-      tie_sum.add(widen(tie ? w : V{}));
-      rest_sum.add(widen(tie ? V{} : e));
-    }
-    ties = tie_sum.value();
-    rest = rest_sum.value();
+    });
+    ties = as_acc(tie_sum.value());
+    rest = as_acc(rest_sum.value());
+  }
+  // A register sum as the block's accumulator type (the same lanes).
+  template <class R>
+  static A as_acc(const R& r) {
+    static_assert(sizeof(R) == sizeof(A), "an accumulator of the same lanes");
+    A a;
+    std::memcpy(&a, &r, sizeof a);
+    return a;
   }
   RowStats lane(int j) const { return {double(m[j]), ties[j], rest[j]}; }
   // log(ties + rest) of every lane (unweighted rows only).
