@@ -114,6 +114,18 @@ struct RowSum {
 template <class T>
 constexpr bool kCompensatedSums = std::is_same<compute_t<T>, double>::value;
 
+// Adds 1 to the lanes of `count` where `tie` is true, in one instruction:
+// AVX-512's comparisons give masks, which a masked add takes; AVX2's and
+// SSE2's give vectors whose true lanes are -1, subtracted.
+template <class M>
+inline void count_ties(M& count, M tie) {
+#if defined(__AVX512F__) && LL_VEC_BYTES == 64
+  count = tie ? count + 1 : count;
+#else
+  count -= tie;
+#endif
+}
+
 // Note [Exp sweep cost]
 // exp_pass's loop, per vector: the exp of ExpBelow (a floor, a compensated
 // difference, the reduction, the polynomial, one scaling), the tie mask and
@@ -146,10 +158,8 @@ inline void exp_sweep(const T* x, int64_t C, const Exp& ex, const T* next_row,
   // AVX2's give vectors, and-ed off and subtracted (a true lane is -1).
 #if defined(__AVX512F__) && LL_VEC_BYTES == 64
   const auto rest_part = [&](V e, V x_, M) { return x_ != mv ? e : V{}; };
-  const auto count_ties = [](M& count, M tie) { count = tie ? count + 1 : count; };
 #else
   const auto rest_part = [](V e, V, M tie) { return andnot(tie, e); };
-  const auto count_ties = [](M& count, M tie) { count -= tie; };
 #endif
   RowSum<A, kCompensatedSums<T>> rest0, rest1;
   double tie_count = 0;
@@ -378,8 +388,9 @@ struct BlockStats {
   template <bool kKeep>
   void exp_sums(const RowBlock<T>& xb, const RowBlock<T>* bb, int64_t C, F* keep) {
     using R = decltype(widen_acc(V{}));
-    RowSum<R, kCompensatedSums<T>> tie_sum, rest_sum;
     with_row_exp(m, [&](const auto& ex) {
+      RowSum<R, kCompensatedSums<T>> tie_sum, rest_sum;  // local: in registers
+      mask_t<V> tie_count{};  // unweighted rows: ties counted, exactly (C < 2^31)
       for (int64_t k = 0; k < C; ++k) {
         V xv = xb.load(k);
         V w = splat<V>(F(1));
@@ -390,13 +401,22 @@ struct BlockStats {
         const auto tie = xv == m;
         V e = ex(xv);
         if constexpr (kKeep) store<F>(keep + k * W, e);
-        if constexpr (kHasB) e *= w;
-        tie_sum.add(widen_acc(tie ? w : V{}));
+        if constexpr (kHasB) {
+          e *= w;
+          tie_sum.add(widen_acc(tie ? w : V{}));
+        } else {
+          count_ties(tie_count, tie);
+        }
         rest_sum.add(widen_acc(tie ? V{} : e));
       }
+      if constexpr (kHasB) {
+        ties = as_acc(tie_sum.value());
+      } else {
+        ties = A{};
+        for (int j = 0; j < W; ++j) set_lane(ties, j, double(tie_count[j]));
+      }
+      rest = as_acc(rest_sum.value());
     });
-    ties = as_acc(tie_sum.value());
-    rest = as_acc(rest_sum.value());
   }
   // A register sum as the block's accumulator type (the same lanes).
   template <class R>
