@@ -390,8 +390,16 @@ struct BlockStats {
     using R = decltype(widen_acc(V{}));
     with_row_exp(m, [&](const auto& ex) {
       RowSum<R, kCompensatedSums<T>> tie_sum, rest_sum;  // local: in registers
-      mask_t<V> tie_count{};  // unweighted rows: ties counted, exactly (C < 2^31)
+      // Unweighted rows count their ties in integer lanes, flushed to double
+      // every 2^30 classes (exact: a lane never reaches 2^31).
+      constexpr int64_t kSegment = int64_t(1) << 30;
+      mask_t<V> tie_count{};
+      double counted[W] = {};
       for (int64_t k = 0; k < C; ++k) {
+        if (!kHasB && k % kSegment == kSegment - 1) {
+          for (int j = 0; j < W; ++j) counted[j] += double(tie_count[j]);
+          tie_count = mask_t<V>{};
+        }
         V xv = xb.load(k);
         V w = splat<V>(F(1));
         if constexpr (kHasB) {
@@ -413,7 +421,7 @@ struct BlockStats {
         ties = as_acc(tie_sum.value());
       } else {
         ties = A{};
-        for (int j = 0; j < W; ++j) set_lane(ties, j, double(tie_count[j]));
+        for (int j = 0; j < W; ++j) set_lane(ties, j, counted[j] + double(tie_count[j]));
       }
       rest = as_acc(rest_sum.value());
     });
