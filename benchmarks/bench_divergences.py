@@ -252,7 +252,7 @@ def accuracy_sweep() -> None:
     print("\nworst error over rows 1e-6 .. 3 apart, T = 1, 2, 7 and 100 classes, every SIMD "
           "level (float32: ulps; float64: relative)")
     for (dtype_name, name), err in sorted(worst.items()):
-        print(f"  {dtype_name:8s} {name:32s} {err:.3g}")
+        print(f"  {dtype_name:8s} {name:32s} {err:.4g}")
 
 
 def main() -> None:

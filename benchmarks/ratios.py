@@ -82,6 +82,13 @@ def rows_small(rng: np.random.Generator, repeat: int) -> None:
         ours, theirs = getattr(ll, func), getattr(torch, func)
         show(f"{func} {shape[0]}x{shape[1]}: torch / logitloss (speed-up)",
              interleaved(partial(theirs, tx, 1), partial(ours, x, axis=1), repeat))
+    for shape in ((256, 1000), (65536, 10)):  # what the short-row paths share
+        x = rng.standard_normal(shape, dtype=np.float32)
+        t = rng.integers(0, shape[1], shape[0])
+        show(f"cross_entropy {shape[0]}x{shape[1]}: torch / logitloss",
+             interleaved(partial(torch.nn.functional.cross_entropy, torch.from_numpy(x),
+                                 torch.from_numpy(t)),
+                         partial(ll.cross_entropy, x, t), repeat))
 
 
 def rows_large(rng: np.random.Generator, repeat: int) -> None:

@@ -109,7 +109,7 @@ def test_exp_tail_against_mpmath(simd_level, rng, dtype):
 VALUE_ULPS_CLOSE = 3
 VALUE_ULPS = 8
 GRAD_BOUND = 4
-RTOL_64 = 4e-15
+RTOL_64 = 8e-15  # 36 eps; measured 18 eps (reverse KL on rows 3 apart)
 
 
 def fn_of(beta):

@@ -64,6 +64,17 @@ void lse_rows(const LseTask& t, int64_t r0, int64_t r1) noexcept {
     const BlockStats<T, kHasB> st(xb, &bb, C);
     if constexpr (!kHasB) {
       const auto lse = widen(st.m) + st.log_total();
+      if (!t.sign && sizeof(T) == sizeof(compute_t<T>)) {
+        // One store for the block (the rows' results are contiguous): the
+        // per-lane write_lse cost a tenth of a 10-class logsumexp. Without
+        // a sign, write_lse stores the value as it is (an unweighted sum is
+        // positive or NaN); narrow rounds to float as from_double does.
+        using V = vec_t<compute_t<T>>;
+        store_n<T>(static_cast<T*>(t.lse) + rb, narrow<V>(lse), n);
+        for (int j = 0; j < n; ++j)
+          if (st.special[j]) lse_special<T, kHasB>(t, rb + j);
+        return;
+      }
       for (int j = 0; j < n; ++j) {
         if (st.special[j])
           lse_special<T, kHasB>(t, rb + j);
@@ -83,16 +94,8 @@ void lse_rows(const LseTask& t, int64_t r0, int64_t r1) noexcept {
 
 // ---------------------------------------------------- softmax / log_softmax
 
-// Scale and offset that turn exp(x - m) into softmax and x - m into
-// log_softmax for one row.
-struct SoftmaxRow {
-  double inv_total;  // 1 / sum exp(x - m)
-  double log_total;  // log sum exp(x - m)
-};
-inline SoftmaxRow softmax_row(const RowStats& st) {
-  const double total = st.ties + st.rest;
-  return {1.0 / total, std::log1p(st.rest / st.ties) + std::log(st.ties)};
-}
+// 1 / sum exp(x - m): the scale that turns a row's exp(x - m) into softmax.
+inline double inv_total(const RowStats& st) { return 1.0 / (st.ties + st.rest); }
 
 // SciPy's values for rows with a NaN or a non-finite max: softmax is NaN
 // throughout; log_softmax is NaN, except that a +inf max without NaN gives
@@ -127,17 +130,19 @@ void softmax_rows(const SoftmaxTask& t, int64_t r0, int64_t r1) noexcept {
         softmax_special<T>(t, r);
         continue;
       }
-      const SoftmaxRow sr = softmax_row(st);
       const V m = splat<V>(F(st.m));
-      const V inv = splat<V>(F(sr.inv_total));
       // One loop per case: a loop-invariant branch inside the loop cost a
       // quarter of softmax's time on 32000-class rows.
-      if (t.log)
+      if (t.log) {
+        const double log_total = log_unweighted_total(st.ties, st.rest);
         for_chunks_inlined<W>(C, [&](int64_t k, int64_t n) {
           const A d = widen(load_n<T>(x + k, n, F(0))) - st.m;
-          store_n<T>(out + k, narrow<V>(d - sr.log_total), n);
+          store_n<T>(out + k, narrow<V>(d - log_total), n);
         });
-      else if (kept)
+        continue;
+      }
+      const V inv = splat<V>(F(inv_total(st)));
+      if (kept)
         for_chunks_inlined<W>(C, [&](int64_t k, int64_t n) {
           store_n<T>(out + k, load_n<F>(kept + k, n, F(0)) * inv, n);
         });
@@ -309,7 +314,7 @@ void softmax_grad_contig(const SoftmaxGradTask& t, int64_t r0, int64_t r1) {
       continue;
     }
     const V m = splat<V>(F(st.m));
-    const V inv = splat<V>(F(softmax_row(st).inv_total));
+    const V inv = splat<V>(F(inv_total(st)));
     with_row_exp<!kKeepsExps<T>>(m, [&](const auto& ex) {
       const auto softmax_at = [&](int64_t k, int64_t n) {
         const V e = kept ? load_n<F>(kept + k, n, F(0)) : ex(load_n<T>(x + k, n, -kInf<F>));
@@ -351,7 +356,7 @@ void softmax_grad_rows(const SoftmaxGradTask& t, int64_t r0, int64_t r1) noexcep
     BlockExps<T> kept(true, C);
     const BlockStats<T, false> st(xb, nullptr, C, kept.buffer());
     V inv;
-    for (int j = 0; j < W; ++j) inv[j] = F(softmax_row(st.lane(j)).inv_total);
+    for (int j = 0; j < W; ++j) inv[j] = F(inv_total(st.lane(j)));
     // Special rows' values read before the sweep: in place, out is x.
     double special_value[W];
     for (int j = 0; j < n; ++j)

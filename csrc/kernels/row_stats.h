@@ -29,8 +29,19 @@ struct RowStats {
   double rest;  // sum of b * exp(x - m) over the other entries
 };
 
+// log(ties + rest) of an unweighted row (ties >= 1, rest >= 0 or NaN) as
+// log(ties) + log1p(rest / ties). A single maximum, the rule, skips the
+// log: log(1) = 0 and rest / 1 = rest, so the value is the same.
+inline double log_unweighted_total(double ties, double rest) {
+  return ties == 1 ? std::log1p(rest) : std::log1p(rest / ties) + std::log(ties);
+}
+
 // log|ties + rest| with its sign (+1, -1, 0 for a zero sum, NaN for NaN).
 inline double log_abs_total(double ties, double rest, double& sign) {
+  if (ties == 1 && rest >= 0) {  // a single maximum: log_unweighted_total
+    sign = 1;
+    return std::log1p(rest);
+  }
   if (std::isnan(ties) || std::isnan(rest)) {
     sign = kNaN<double>;
     return kNaN<double>;
@@ -110,6 +121,18 @@ struct RowSum {
 template <class T>
 constexpr bool kCompensatedSums = std::is_same<compute_t<T>, double>::value;
 
+// Adds 1 to the lanes of `count` where `tie` is true, in one instruction:
+// AVX-512's comparisons give masks, which a masked add takes; AVX2's and
+// SSE2's give vectors whose true lanes are -1, subtracted.
+template <class M>
+inline void count_ties(M& count, M tie) {
+#if defined(__AVX512F__) && LL_VEC_BYTES == 64
+  count = tie ? count + 1 : count;
+#else
+  count -= tie;
+#endif
+}
+
 // Note [Exp sweep cost]
 // exp_pass's loop, per vector: the exp of ExpBelow (a floor, a compensated
 // difference, the reduction, the polynomial, one scaling), the tie mask and
@@ -142,10 +165,8 @@ inline void exp_sweep(const T* x, int64_t C, const Exp& ex, const T* next_row,
   // AVX2's give vectors, and-ed off and subtracted (a true lane is -1).
 #if defined(__AVX512F__) && LL_VEC_BYTES == 64
   const auto rest_part = [&](V e, V x_, M) { return x_ != mv ? e : V{}; };
-  const auto count_ties = [](M& count, M tie) { count = tie ? count + 1 : count; };
 #else
   const auto rest_part = [](V e, V, M tie) { return andnot(tie, e); };
-  const auto count_ties = [](M& count, M tie) { count -= tie; };
 #endif
   RowSum<A, kCompensatedSums<T>> rest0, rest1;
   double tie_count = 0;
@@ -184,7 +205,9 @@ inline void exp_sweep(const T* x, int64_t C, const Exp& ex, const T* next_row,
       rest0.add(widen_acc(rest_part(ea, a, tie_a)));
       if constexpr (kKeep) store_n<F>(keep + k + j, ea, n);
     });
-    for (int j = 0; j < W; ++j) tie_count += double(count[j]);
+    int64_t segment_ties = 0;  // exact: a segment holds < 2^31 entries
+    for (int j = 0; j < W; ++j) segment_ties += count[j];
+    tie_count += double(segment_ties);
   }
   ties = tie_count;
   rest = reduce_add(rest0.value() + rest1.value());
@@ -232,6 +255,32 @@ inline compute_t<T>* keep_target(T* out, int64_t C) {
     return C <= kExpScratch ? exp_scratch() : nullptr;
 }
 
+// The max of a contiguous row (entries with a zero scale left out; NaN
+// entries are skipped: vmax keeps its second operand). Four independent
+// chains: with one, every vector waited for the previous vmax (its latency,
+// not the loads, set the pace: ~60 dependent steps on a 1000-class row).
+template <class T, bool kHasB>
+inline compute_t<T> row_max(const T* x, const T* b, int64_t C) {
+  using F = compute_t<T>;
+  using V = vec_t<F>;
+  constexpr int W = lanes_v<V>;
+  const auto entry = [&](int64_t k, int64_t n) {
+    V xv = load_n<T>(x + k, n, -kInf<F>);
+    if constexpr (kHasB) xv = mask_zero_scale(xv, load_n<T>(b + k, n, F(0)));
+    return xv;
+  };
+  V m0 = splat<V>(-kInf<F>), m1 = m0, m2 = m0, m3 = m0;
+  int64_t k = 0;
+  for (; k + 4 * W <= C; k += 4 * W) {
+    m0 = vmax(entry(k, W), m0);
+    m1 = vmax(entry(k + W, W), m1);
+    m2 = vmax(entry(k + 2 * W, W), m2);
+    m3 = vmax(entry(k + 3 * W, W), m3);
+  }
+  for_chunks<W>(C - k, [&](int64_t j, int64_t n) { m0 = vmax(entry(k + j, n), m0); });
+  return reduce_max(vmax(vmax(m0, m1), vmax(m2, m3)));
+}
+
 // Statistics of one contiguous row (lanes along the classes). Returns false,
 // leaving `st` untouched, when the row max is not finite. `next_row`, if
 // given, is prefetched during the exp pass; `keep`, if given (unweighted
@@ -245,13 +294,7 @@ inline bool contig_stats(const T* x, const T* b, int64_t C, RowStats& st,
   using V = vec_t<F>;
   using A = acc_t<V>;
   constexpr int W = lanes_v<V>;
-  V mv = splat<V>(-kInf<F>);
-  for_chunks<W>(C, [&](int64_t k, int64_t n) {
-    V xv = load_n<T>(x + k, n, -kInf<F>);
-    if constexpr (kHasB) xv = mask_zero_scale(xv, load_n<T>(b + k, n, F(0)));
-    mv = vmax(xv, mv);
-  });
-  const F m = reduce_max(mv);
+  const F m = row_max<T, kHasB>(x, b, C);
   if (!std::isfinite(m)) return false;
   if constexpr (!kHasB) {
     st.m = double(m);
@@ -343,25 +386,60 @@ struct BlockStats {
     else
       exp_sums<false>(xb, bb, C, nullptr);
   }
+  // The sums run in registers (widen_acc: AccF for float lanes at every
+  // width): AVX-512's 16-double acc_t was kept in memory, a load and a store
+  // per class with the store-to-load latency on the loop's chain (a third of
+  // a 10-class logsumexp, measured). The exp is ExpBelow's where it covers
+  // the block's maxima (exp_diff's values, fewer operations); lanes of
+  // special rows have m = 0 and are discarded whatever their exp.
   template <bool kKeep>
   void exp_sums(const RowBlock<T>& xb, const RowBlock<T>* bb, int64_t C, F* keep) {
-    RowSum<A, kCompensatedSums<T>> tie_sum, rest_sum;
-    for (int64_t k = 0; k < C; ++k) {
-      V xv = xb.load(k);
-      V w = splat<V>(F(1));
-      if constexpr (kHasB) {
-        w = bb->load(k);
-        xv = mask_zero_scale(xv, w);
+    using R = decltype(widen_acc(V{}));
+    with_row_exp(m, [&](const auto& ex) {
+      RowSum<R, kCompensatedSums<T>> tie_sum, rest_sum;  // local: in registers
+      // Unweighted rows count their ties in integer lanes, flushed to double
+      // every 2^30 classes (exact: a lane never reaches 2^31).
+      constexpr int64_t kSegment = int64_t(1) << 30;
+      mask_t<V> tie_count{};
+      double counted[W] = {};
+      for (int64_t k = 0; k < C; ++k) {
+        if (!kHasB && k % kSegment == kSegment - 1) {
+          for (int j = 0; j < W; ++j) counted[j] += double(tie_count[j]);
+          tie_count = mask_t<V>{};
+        }
+        V xv = xb.load(k);
+        V w = splat<V>(F(1));
+        if constexpr (kHasB) {
+          w = bb->load(k);
+          xv = mask_zero_scale(xv, w);
+        }
+        const auto tie = xv == m;
+        V e = ex(xv);
+        if constexpr (kKeep) store<F>(keep + k * W, e);
+        if constexpr (kHasB) {
+          e *= w;
+          tie_sum.add(widen_acc(tie ? w : V{}));
+        } else {
+          count_ties(tie_count, tie);
+        }
+        rest_sum.add(widen_acc(tie ? V{} : e));
       }
-      const auto tie = xv == m;
-      V e = exp_diff(xv, m);
-      if constexpr (kKeep) store<F>(keep + k * W, e);
-      if constexpr (kHasB) e *= w;
-      tie_sum.add(widen(tie ? w : V{}));
-      rest_sum.add(widen(tie ? V{} : e));
-    }
-    ties = tie_sum.value();
-    rest = rest_sum.value();
+      if constexpr (kHasB) {
+        ties = as_acc(tie_sum.value());
+      } else {
+        ties = A{};
+        for (int j = 0; j < W; ++j) set_lane(ties, j, counted[j] + double(tie_count[j]));
+      }
+      rest = as_acc(rest_sum.value());
+    });
+  }
+  // A register sum as the block's accumulator type (the same lanes).
+  template <class R>
+  static A as_acc(const R& r) {
+    static_assert(sizeof(R) == sizeof(A), "an accumulator of the same lanes");
+    A a;
+    std::memcpy(&a, &r, sizeof a);
+    return a;
   }
   RowStats lane(int j) const { return {double(m[j]), ties[j], rest[j]}; }
   // log(ties + rest) of every lane (unweighted rows only).

@@ -1,7 +1,8 @@
 // In-register transposes of a W x W block of lanes, and masked row loads and
-// stores: the boosting objectives run short contiguous rows (K = 3..64
-// classes) with one row per lane, moving each block of W rows between the
-// row-major memory and class vectors without per-element scalar copies.
+// stores: the boosting objectives and the row blocks of the log-sum-exp
+// family (RowBlock's stage) run short contiguous rows (K = 3..64 classes)
+// with one row per lane, moving each block of W rows between the row-major
+// memory and class vectors without per-element scalar copies.
 //
 // Note [Short-row transposes]
 // A block of W rows of C contiguous classes is read as ceil(C / W) chunks of
@@ -20,7 +21,7 @@
 #include <cstddef>
 #include <utility>
 
-#include "rows.h"
+#include "../simd/storage.h"
 
 namespace logitloss {
 namespace LL_ISA {

@@ -35,13 +35,19 @@ class Pool {
       fn_ = &fn;
       n_chunks_ = n_chunks;
       next_.store(0);
-      busy_ = int(workers_->size());
+      open_ = true;
       ++generation_;
     }
     wake_.notify_all();
     drain();
+    // Every chunk is taken: close the job and wait only for the workers that
+    // joined it. A worker that wakes later (a shared machine can take
+    // milliseconds to schedule it) finds the job closed and sleeps again;
+    // waiting for it cost small inputs more than their work (256x1000
+    // softmax slower with 2 threads than with 1, measured).
     std::unique_lock<std::mutex> lock(m_);
-    done_.wait(lock, [&] { return busy_ == 0; });
+    open_ = false;
+    done_.wait(lock, [&] { return active_ == 0; });
     fn_ = nullptr;
   }
 
@@ -54,6 +60,8 @@ class Pool {
     new (&done_) std::condition_variable();
     workers_ = new std::vector<std::thread>();  // the old vector is leaked
     stop_ = false;
+    open_ = false;
+    active_ = 0;
     fn_ = nullptr;
   }
 
@@ -72,10 +80,12 @@ class Pool {
         wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
         if (stop_) return;
         seen = generation_;
+        if (!open_) continue;  // woke after the caller took the last chunk
+        ++active_;
       }
       drain();
       std::lock_guard<std::mutex> lock(m_);
-      if (--busy_ == 0) done_.notify_one();
+      if (--active_ == 0) done_.notify_one();
     }
   }
 
@@ -111,7 +121,8 @@ class Pool {
   const std::function<void(int64_t)>* fn_ = nullptr;
   int64_t n_chunks_ = 0;
   std::atomic<int64_t> next_{0};
-  int busy_ = 0;
+  bool open_ = false;  // the job takes new workers (m_ guards it and active_)
+  int active_ = 0;     // workers that joined the running job and are in it
 };
 
 Pool& pool() {

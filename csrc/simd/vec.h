@@ -259,11 +259,17 @@ inline V narrow(vd a) {
 inline void set_lane(vd& a, int j, double v) { a[j] = v; }
 inline void set_lane(AccF& a, int j, double v) { a.set(j, v); }
 
+// The largest lane (of NaN-free lanes), as a tree: log2(lanes) dependent
+// steps where a running max took one per lane.
 template <class V>
 inline elem_t<V> reduce_max(V a) {
-  elem_t<V> m = a[0];
-  for (int i = 1; i < lanes_v<V>; ++i) m = a[i] > m ? a[i] : m;
-  return m;
+  using E = elem_t<V>;
+  constexpr int n = lanes_v<V>;
+  E t[n];
+  std::memcpy(t, &a, sizeof a);
+  for (int w = n / 2; w >= 1; w /= 2)
+    for (int i = 0; i < w; ++i) t[i] = t[i + w] > t[i] ? t[i + w] : t[i];
+  return t[0];
 }
 
 // Pairwise horizontal sum: fixed order, so results never depend on where a
