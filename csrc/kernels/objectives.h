@@ -215,7 +215,7 @@ void softmax_obj_long_rows(const SoftmaxObjTask& t, const HessRule<compute_t<T>>
     }
     const F m = F(st.m);
     const F x_t = in.label >= 0 ? to_compute(x[in.label]) : m;
-    ObjLanes<V> c;
+    ObjLanes<V> c{};  // every field set below; {} for GCC's aarch64 -Wmaybe-uninitialized
     set_obj_lane(c, 0, st, in, label_exp(x_t, m), double(x_t), t, op);
     splat_lane0(c, focal_gamma(t));
     const V mv = splat<V>(m);
@@ -247,7 +247,7 @@ void softmax_obj_row_blocks(const SoftmaxObjTask& t, const HessRule<compute_t<T>
     const MutRowBlock<T> gb(t.grad, rb, n);
     const MutRowBlock<T> hb(t.hess, rb, n);
     const BlockStats<T, false> st(xb, nullptr, C);
-    ObjLanes<V> c;
+    ObjLanes<V> c{};  // every field set below; {} for GCC's aarch64 -Wmaybe-uninitialized
     M label;
     ObjRowInputs in{};
     for (int j = 0; j < W; ++j) {
@@ -394,7 +394,7 @@ void softmax_obj_dense(const SoftmaxObjTask& t, const HessRule<compute_t<T>>& ru
     A ties{};
     for (int j = 0; j < W; ++j) set_lane(ties, j, double(tie_count[j]));
     const A rest = rest_sum.value();
-    ObjLanes<V> c;
+    ObjLanes<V> c{};  // every field set below; {} for GCC's aarch64 -Wmaybe-uninitialized
     M label;
     V w;
     block_row_inputs<V>(t, rb, label, w, bad_inputs);
