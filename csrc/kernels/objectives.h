@@ -353,6 +353,89 @@ inline void report_bad_inputs(const SoftmaxObjTask& t, int64_t r0, int64_t r1) {
 // block through in-register transposes (Note [Short-row transposes]).
 constexpr int64_t kDenseMaxClasses = 64;
 
+// The tie counts and rest sums of a block of rows from its class vectors
+// xt[0, C) and maxima m (finite), with each exp(x - m) kept in et. The sums
+// run in registers (widen_acc; AVX-512's 16-double acc_t of float lanes was
+// kept in memory, a store and a reload per class) and the exp is ExpBelow's
+// where it covers m: exp_diff's values in fewer operations.
+template <class T, class V = vec_t<compute_t<T>>, class A = acc_t<V>>
+inline void row_block_sums(const V* xt, V* et, V m, int64_t C, A& ties, A& rest) {
+  using M = mask_t<V>;
+  using R = decltype(widen_acc(V{}));
+  with_row_exp(m, [&](const auto& ex) {
+    RowSum<R, kCompensatedSums<T>> rest_sum;  // local: in registers
+    M tie_count{};  // exact: C <= kDenseMaxClasses
+    for (int64_t k = 0; k < C; ++k) {
+      const V e = ex(xt[k]);
+      et[k] = e;
+      const M tie = xt[k] == m;
+      count_ties(tie_count, tie);
+      rest_sum.add(widen_acc(tie ? V{} : e));
+    }
+    for (int j = 0; j < lanes_v<V>; ++j) set_lane(ties, j, double(tie_count[j]));
+    static_assert(sizeof(R) == sizeof(A), "an accumulator of the same lanes");
+    const R r = rest_sum.value();
+    std::memcpy(&rest, &r, sizeof rest);
+  });
+}
+
+// The class vectors xt[0, C) of the W contiguous rows at x0 (row stride
+// s_row), staged by transposes, and their maxima.
+template <class T, class V = vec_t<compute_t<T>>>
+inline V stage_block(const T* x0, int64_t s_row, int64_t C, V* xt) {
+  constexpr int W = lanes_v<V>;
+  V r[W];
+  V mv = splat<V>(-kInf<elem_t<V>>);
+  for (int64_t c0 = 0; c0 < C; c0 += W) {
+    const int64_t nc = C - c0 < W ? C - c0 : W;
+    for (int j = 0; j < W; ++j) r[j] = load_piece<T>(x0 + j * s_row + c0, nc);
+    transpose_block(r);
+    for (int64_t k = 0; k < nc; ++k) {
+      xt[c0 + k] = r[k];
+      mv = vmax(r[k], mv);
+    }
+  }
+  return mv;
+}
+
+// A block of rows whose statistics are done: its exps, row constants and
+// labels, for write_block.
+template <class V>
+struct DoneBlock {
+  V et[kDenseMaxClasses];
+  ObjLanes<V> c;
+  mask_t<V> label, special;
+  int64_t rb;
+};
+
+// The gradient and Hessian of a done block, transposed back to its rows.
+template <class T, bool kFocal, class V>
+void write_block(const SoftmaxObjTask& t, const HessRule<elem_t<V>>& rule, const DoneBlock<V>& b) {
+  using I = lane_int_t<mask_t<V>>;
+  constexpr int W = lanes_v<V>;
+  const int64_t C = t.x.classes;
+  T* g0 = static_cast<T*>(t.grad.data) + row_offset(t.grad, b.rb);
+  T* h0 = static_cast<T*>(t.hess.data) + row_offset(t.hess, b.rb);
+  V r[W], s[W];
+  for (int64_t c0 = 0; c0 < C; c0 += W) {
+    const int64_t nc = C - c0 < W ? C - c0 : W;
+    for (int64_t k = 0; k < W; ++k) {
+      if (k < nc)
+        softmax_obj_values<kFocal>(b.et[c0 + k], b.label == I(c0 + k), b.c, rule, r[k], s[k]);
+      else
+        r[k] = s[k] = V{};
+    }
+    transpose_block(r);
+    transpose_block(s);
+    for (int j = 0; j < W; ++j) {
+      store_piece<T>(g0 + j * t.grad.s_outer + c0, r[j], nc);
+      store_piece<T>(h0 + j * t.hess.s_outer + c0, s[j], nc);
+    }
+  }
+  for (int j = 0; j < W; ++j)
+    if (b.special[j]) softmax_obj_nan_row<T>(t, b.rb + j);
+}
+
 template <class T, bool kFocal>
 void softmax_obj_dense(const SoftmaxObjTask& t, const HessRule<compute_t<T>>& rule,
                        const FocalOp& op, int64_t r0, int64_t r1) {
@@ -360,74 +443,41 @@ void softmax_obj_dense(const SoftmaxObjTask& t, const HessRule<compute_t<T>>& ru
   using V = vec_t<F>;
   using M = mask_t<V>;
   using A = acc_t<V>;
-  using I = lane_int_t<M>;
   constexpr int W = lanes_v<V>;
   const int64_t C = t.x.classes;
-  V xt[kDenseMaxClasses], et[kDenseMaxClasses], r[W], s[W];
+  const T* const x = static_cast<const T*>(t.x.data);
+  // The next block is staged while this block's exps finish (a latency
+  // chain its loads and shuffles do not wait for): two stages, by parity.
+  V stage[2][kDenseMaxClasses];
+  DoneBlock<V> b;
   M bad_inputs{};
   int64_t rb = r0;
-  for (; rb + W <= r1; rb += W) {
-    const T* x0 = static_cast<const T*>(t.x.data) + row_offset(t.x, rb);
-    T* g0 = static_cast<T*>(t.grad.data) + row_offset(t.grad, rb);
-    T* h0 = static_cast<T*>(t.hess.data) + row_offset(t.hess, rb);
-    V mv = splat<V>(-kInf<F>);
-    for (int64_t c0 = 0; c0 < C; c0 += W) {
-      const int64_t nc = C - c0 < W ? C - c0 : W;
-      for (int j = 0; j < W; ++j) r[j] = load_piece<T>(x0 + j * t.x.s_outer + c0, nc);
-      transpose_block(r);
-      for (int64_t k = 0; k < nc; ++k) {
-        xt[c0 + k] = r[k];
-        mv = vmax(r[k], mv);
-      }
-    }
-    const M special = abs_v(mv) == kInf<F>;
-    const V m = special ? V{} : mv;
-    RowSum<A, kCompensatedSums<T>> rest_sum;
-    M tie_count{};
-    for (int64_t k = 0; k < C; ++k) {
-      const V e = exp_diff(xt[k], m);
-      et[k] = e;
-      const M tie = xt[k] == m;
-      tie_count -= tie;  // a true lane is -1
-      rest_sum.add(widen(tie ? V{} : e));
-    }
-    A ties{};
-    for (int j = 0; j < W; ++j) set_lane(ties, j, double(tie_count[j]));
-    const A rest = rest_sum.value();
-    ObjLanes<V> c{};  // every field set below; {} for GCC's aarch64 -Wmaybe-uninitialized
-    M label;
+  V mv = rb + W <= r1 ? stage_block<T>(x + row_offset(t.x, rb), t.x.s_outer, C, stage[0]) : V{};
+  for (int cur = 0; rb + W <= r1; rb += W, cur ^= 1) {
+    const V* const xt = stage[cur];
+    b.rb = rb;
+    b.special = abs_v(mv) == kInf<F>;
+    const V m = b.special ? V{} : mv;
+    A ties{}, rest;
+    row_block_sums<T>(xt, b.et, m, C, ties, rest);
+    if (rb + 2 * W <= r1)
+      mv = stage_block<T>(x + row_offset(t.x, rb + W), t.x.s_outer, C, stage[cur ^ 1]);
     V w;
-    block_row_inputs<V>(t, rb, label, w, bad_inputs);
+    block_row_inputs<V>(t, rb, b.label, w, bad_inputs);
     A e_t{}, dx_t{}, alpha{};
     if constexpr (kFocal) {
       for (int j = 0; j < W; ++j) {
-        const int64_t k = label[j];  // a bad label reads as 0 here (reported)
-        set_lane(e_t, j, double(et[k][j]));
+        const int64_t k = b.label[j];  // a bad label reads as 0 here (reported)
+        set_lane(e_t, j, double(b.et[k][j]));
         set_lane(dx_t, j, double(xt[k][j]) - double(m[j]));
         set_lane(alpha, j, t.focal.class_alpha ? t.focal.class_alpha[k] : 1.0);
       }
     } else if (t.focal.on && t.focal.class_alpha) {  // gamma 0: alpha_t times the weight
-      for (int j = 0; j < W; ++j) w[j] *= F(t.focal.class_alpha[label[j]]);
+      for (int j = 0; j < W; ++j) w[j] *= F(t.focal.class_alpha[b.label[j]]);
     }
-    c.w = w;
-    block_lanes<kFocal>(c, ties, rest, e_t, dx_t, alpha, op);
-    for (int64_t c0 = 0; c0 < C; c0 += W) {
-      const int64_t nc = C - c0 < W ? C - c0 : W;
-      for (int64_t k = 0; k < W; ++k) {
-        if (k < nc)
-          softmax_obj_values<kFocal>(et[c0 + k], label == I(c0 + k), c, rule, r[k], s[k]);
-        else
-          r[k] = s[k] = V{};
-      }
-      transpose_block(r);
-      transpose_block(s);
-      for (int j = 0; j < W; ++j) {
-        store_piece<T>(g0 + j * t.grad.s_outer + c0, r[j], nc);
-        store_piece<T>(h0 + j * t.hess.s_outer + c0, s[j], nc);
-      }
-    }
-    for (int j = 0; j < W; ++j)
-      if (special[j]) softmax_obj_nan_row<T>(t, rb + j);
+    b.c.w = w;
+    block_lanes<kFocal>(b.c, ties, rest, e_t, dx_t, alpha, op);
+    write_block<T, kFocal>(t, rule, b);
   }
   if (any_lane<V>(bad_inputs)) report_bad_inputs(t, r0, rb);
   if (rb < r1) softmax_obj_row_blocks<T, kFocal>(t, rule, op, rb, r1);
