@@ -26,14 +26,16 @@ FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
 
 
 class ScalarReprChecker(doctest.OutputChecker):
-    """The examples show NumPy 2's scalar repr, ``np.float64(1.0)``; NumPy 1
-    prints the same scalar as ``1.0``, which this checker accepts there."""
+    """The examples show NumPy 2's scalar repr, ``np.float64(1.0)``,
+    ``np.complex128(1+2j)``; NumPy 1 prints the same scalars as ``1.0`` and
+    ``(1+2j)``, which this checker accepts there."""
 
     _SCALAR = re.compile(r"np\.(?:float|int|uint)\d+\(([^()]*)\)")
+    _COMPLEX = re.compile(r"np\.complex\d+\(([^()]*)\)")
 
     def check_output(self, want: str, got: str, optionflags: int) -> bool:
         if np.lib.NumpyVersion(np.__version__) < "2.0.0":
-            want = self._SCALAR.sub(r"\1", want)
+            want = self._COMPLEX.sub(r"(\1)", self._SCALAR.sub(r"\1", want))
         return super().check_output(want, got, optionflags)
 
 

@@ -219,7 +219,8 @@ class ElementwiseCall:
         (in C order) that is; the error path only, so a temporary is fine."""
         name = next(n for bit, n in _RANGE_BITS if bits & bit)
         a = self.ops.x if name == "input" else self.ops.y
-        value = a[~((a >= 0) & (a <= 1))].flat[0]
+        with np.errstate(invalid="ignore"):  # NaN compares false (ml_dtypes may flag it)
+            value = a[~((a >= 0) & (a <= 1))].flat[0]
         return ValueError(
             f"{self.func}: all elements of {name} should be between 0 and 1 "
             f"(probabilities, as torch requires); found {value!s}"
