@@ -128,8 +128,8 @@ def test_against_optax_formula_in_torch(layout, dtype, kind, weighted, smoothing
         without_axis(shape, axis), dtype, functools.partial(assert_close, dtype=dtype), rng)
 
 
-@pytest.mark.parametrize(("layout", "dtype"), itertools.product(
-    [((6, 5), 1), ((4, 40), 1), ((5, 33, 3), 1)], [np.float32, np.float64]))
+@pytest.mark.parametrize(("layout", "dtype"), list(itertools.product(
+    [((6, 5), 1), ((4, 40), 1), ((5, 33, 3), 1)], [np.float32, np.float64])))
 def test_every_simd_level_against_torch(simd_level, layout, dtype):
     shape, axis = layout
     rng = np.random.default_rng(len(shape) + shape[-1])

@@ -110,8 +110,8 @@ def test_against_the_formula_in_torch(layout, dtype, alpha_kind, gamma):
         without_axis(shape, axis), dtype, functools.partial(assert_close, dtype=dtype), rng)
 
 
-@pytest.mark.parametrize(("layout", "dtype"), itertools.product(
-    [((6, 5), 1), ((4, 40), 1), ((5, 33, 3), 1)], [np.float32, np.float64]))
+@pytest.mark.parametrize(("layout", "dtype"), list(itertools.product(
+    [((6, 5), 1), ((4, 40), 1), ((5, 33, 3), 1)], [np.float32, np.float64])))
 @pytest.mark.parametrize("gamma", [0.0, 2.0, 1.7])
 def test_every_simd_level_against_torch(simd_level, layout, dtype, gamma):
     shape, axis = layout
