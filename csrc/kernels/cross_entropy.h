@@ -301,14 +301,6 @@ __attribute__((noinline)) void lane_prob_poly(const CeTask& t, const BlockLanes<
   }
 }
 
-// The gradient view or, without a gradient, x's geometry, so that a row
-// block over it is well-formed; it is then never written.
-inline MutView3 grad_or_geometry(const CeTask& t) {
-  if (t.grad.data) return t.grad;
-  const View3& x = t.x;
-  return {const_cast<void*>(x.data), x.outer, x.classes, x.inner, x.s_outer, x.s_class, x.s_inner};
-}
-
 // Cross-entropy of blocks of rows, one row per lane (class stride != 1);
 // kPoly and the variants as in contig_rows.
 template <class T, Mode M, bool kGrad, bool kPoly = false>

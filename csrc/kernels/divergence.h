@@ -518,14 +518,6 @@ struct ResidueSums {
   }
 };
 
-// The gradient view or, without a gradient, x's geometry, so that a row
-// block over it is well-formed; it is then never written.
-inline MutView3 grad_or_geometry(const DivTask& t) {
-  if (t.grad.data) return t.grad;
-  const View3& x = t.x;
-  return {const_cast<void*>(x.data), x.outer, x.classes, x.inner, x.s_outer, x.s_class, x.s_inner};
-}
-
 // Blocks of W rows, one per lane (strided classes or short rows); a batch
 // holds classes [k0, k0 + kBatch).
 template <class T, Divergence K>

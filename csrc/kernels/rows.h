@@ -152,6 +152,15 @@ inline bool short_rows(int64_t C) {
 template <class T>
 using RowBlock = RowBlockOf<T, const T>;
 
+// A task's gradient view or, without a gradient, its input's geometry, so
+// that a MutRowBlock over it is well-formed (it is then never written).
+template <class Task>
+inline MutView3 grad_or_geometry(const Task& t) {
+  if (t.grad.data) return t.grad;
+  const View3& x = t.x;
+  return {const_cast<void*>(x.data), x.outer, x.classes, x.inner, x.s_outer, x.s_class, x.s_inner};
+}
+
 template <class T>
 struct MutRowBlock : RowBlockOf<T, T> {
   using RowBlockOf<T, T>::RowBlockOf;
